@@ -1,0 +1,126 @@
+//! The throttle filter's configuration.
+//!
+//! ```json
+//! {
+//!   "classes": [{"name": "critical", "share": 1.0},
+//!               {"name": "default", "share": 0.8},
+//!               {"name": "sheddable", "share": 0.5}],
+//!   "default_class": "default",
+//!   "priority_header": "x-sluice-priority",
+//!   "limit": {"static": {"max_inflight": 100}},
+//!   "shed_response": {"status": 503, "retry_after_seconds": 1,
+//!                     "reason_header": "x-sluice-shed-reason"},
+//!   "destination": "default",
+//!   "tick_ms": 500
+//! }
+//! ```
+//! Only `limit` is required. The README of `filters/throttle` documents each key.
+
+use super::classes::{self, RawClass};
+use super::error::{ConfigError, Path};
+use super::shed::{self, RawShedResponse, ShedResponse};
+use super::{json, validate};
+use crate::priority::{HeaderClassifier, PriorityClasses};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// How the concurrency limit is set.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LimitConfig {
+    /// A fixed limit on in-flight requests across all workers.
+    Static { max_inflight: u32 },
+}
+
+/// A validated throttle configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ThrottleConfig {
+    pub classes: PriorityClasses,
+    pub classifier: HeaderClassifier,
+    pub limit: LimitConfig,
+    pub shed_response: ShedResponse,
+    /// Name of the shared-stats record this filter counts in; filters (and
+    /// workers) configured with the same destination share one count.
+    pub destination: String,
+    /// Period of the housekeeping tick (lane heartbeats, gauges).
+    pub tick: Duration,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThrottleConfig {
+    #[serde(default = "classes::default_classes")]
+    classes: Vec<RawClass>,
+    #[serde(default = "classes::default_class_name")]
+    default_class: String,
+    #[serde(default = "default_priority_header")]
+    priority_header: String,
+    limit: RawLimit,
+    #[serde(default)]
+    shed_response: RawShedResponse,
+    #[serde(default = "default_destination")]
+    destination: String,
+    #[serde(default = "default_tick_ms")]
+    tick_ms: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum RawLimit {
+    Static(RawStaticLimit),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStaticLimit {
+    max_inflight: u32,
+}
+
+fn default_priority_header() -> String {
+    "x-sluice-priority".into()
+}
+
+fn default_destination() -> String {
+    "default".into()
+}
+
+fn default_tick_ms() -> u32 {
+    500
+}
+
+impl ThrottleConfig {
+    /// Parses and validates the plugin configuration JSON.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
+        let raw: RawThrottleConfig = json::from_slice(bytes)?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: RawThrottleConfig) -> Result<Self, ConfigError> {
+        let root = Path::root();
+        let classes = classes::validate(&root, raw.classes, &raw.default_class)?;
+        let header = validate::header_name(&root.field("priority_header"), &raw.priority_header)?;
+        let limit = match raw.limit {
+            RawLimit::Static(s) => LimitConfig::Static {
+                max_inflight: validate::in_range(
+                    &root.field("limit").field("static").field("max_inflight"),
+                    s.max_inflight,
+                    1,
+                    1_000_000,
+                )?,
+            },
+        };
+        let shed_response = shed::validate(&root.field("shed_response"), raw.shed_response)?;
+        let destination = validate::identifier(&root.field("destination"), &raw.destination)?;
+        let tick_ms = validate::in_range(&root.field("tick_ms"), raw.tick_ms, 10, 60_000)?;
+        Ok(ThrottleConfig {
+            classes,
+            classifier: HeaderClassifier::new(header),
+            limit,
+            shed_response,
+            destination,
+            tick: Duration::from_millis(u64::from(tick_ms)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,36 @@
+//! Decisions and the reasons behind them.
+//!
+//! Every shed names its reason; the reason's [`ShedReason::as_str`] is what
+//! operators see in the response header, in metric names and in logs, so these
+//! strings are part of the public interface and never change meaning.
+
+/// Why a request was shed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ShedReason {
+    /// In-flight requests (across all workers) reached the class's threshold:
+    /// `⌊limit × share(class)⌋`.
+    ConcurrencyLimit,
+}
+
+impl ShedReason {
+    pub const ALL: [ShedReason; 1] = [ShedReason::ConcurrencyLimit];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ShedReason::ConcurrencyLimit => "concurrency_limit",
+        }
+    }
+}
+
+impl std::fmt::Display for ShedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The admission decision for one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Admit,
+    Shed(ShedReason),
+}

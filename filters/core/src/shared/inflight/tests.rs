@@ -1,0 +1,178 @@
+use super::*;
+use crate::shared::MemoryKv;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+const TTL: Duration = Duration::from_secs(5);
+
+fn at(ms: u64) -> Timestamp {
+    Timestamp::from_millis(1_000_000 + ms)
+}
+
+#[test]
+fn admits_until_threshold_across_workers() {
+    let kv = MemoryKv::new();
+    let mut a = SharedInflight::new("k", 1, TTL);
+    let mut b = SharedInflight::new("k", 2, TTL);
+    assert!(matches!(
+        a.try_acquire(&kv, at(0), 3).0,
+        Acquire::Admitted { inflight_before: 0 }
+    ));
+    assert!(matches!(
+        b.try_acquire(&kv, at(0), 3).0,
+        Acquire::Admitted { inflight_before: 1 }
+    ));
+    assert!(matches!(
+        a.try_acquire(&kv, at(0), 3).0,
+        Acquire::Admitted { inflight_before: 2 }
+    ));
+    assert_eq!(
+        b.try_acquire(&kv, at(0), 3).0,
+        Acquire::Full { inflight: 3 }
+    );
+    // A lower class threshold refuses earlier.
+    assert_eq!(
+        b.try_acquire(&kv, at(0), 2).0,
+        Acquire::Full { inflight: 3 }
+    );
+    a.release(&kv, at(1));
+    assert!(matches!(
+        b.try_acquire(&kv, at(1), 3).0,
+        Acquire::Admitted { inflight_before: 2 }
+    ));
+    assert_eq!(a.total(&kv, at(1)), 3);
+}
+
+#[test]
+fn dead_worker_lane_expires() {
+    let kv = MemoryKv::new();
+    let mut dead = SharedInflight::new("k", 1, TTL);
+    let mut live = SharedInflight::new("k", 2, TTL);
+    for _ in 0..3 {
+        dead.try_acquire(&kv, at(0), 3);
+    }
+    assert_eq!(
+        live.try_acquire(&kv, at(10), 3).0,
+        Acquire::Full { inflight: 3 }
+    );
+    // The dead worker never ticks again; after the TTL its slots are free.
+    let later = at(5_001);
+    assert!(matches!(
+        live.try_acquire(&kv, later, 3).0,
+        Acquire::Admitted { inflight_before: 0 }
+    ));
+}
+
+#[test]
+fn heartbeat_keeps_a_busy_lane_alive() {
+    let kv = MemoryKv::new();
+    let mut a = SharedInflight::new("k", 1, TTL);
+    let b = SharedInflight::new("k", 2, TTL);
+    a.try_acquire(&kv, at(0), 10);
+    for t in (1..=4).map(|i| i * 2_000) {
+        a.heartbeat(&kv, at(t));
+    }
+    assert_eq!(b.total(&kv, at(8_500)), 1);
+}
+
+#[test]
+fn lost_creation_race_is_repaired_by_heartbeat() {
+    let kv = MemoryKv::new();
+    let mut a = SharedInflight::new("k", 1, TTL);
+    a.try_acquire(&kv, at(0), 10);
+    // Another worker created the key unconditionally (cas = 0) from an
+    // empty view, overwriting a's lane.
+    let mut rival = LaneRecord::default();
+    rival.upsert(2, 1, at(0), TTL);
+    kv.force("k", &rival.encode());
+    assert_eq!(a.total(&kv, at(1)), 2, "a's own count is local truth");
+    a.heartbeat(&kv, at(2));
+    let rec = LaneRecord::decode(&kv.get("k").unwrap().unwrap().0).unwrap();
+    assert_eq!(rec.value_of(1), Some(1));
+    assert_eq!(rec.value_of(2), Some(1));
+}
+
+#[test]
+fn corrupt_value_is_reset_and_counted() {
+    let kv = MemoryKv::new();
+    kv.force("k", b"\x07garbage");
+    let mut a = SharedInflight::new("k", 1, TTL);
+    let (acq, stats) = a.try_acquire(&kv, at(0), 1);
+    assert!(matches!(acq, Acquire::Admitted { inflight_before: 0 }));
+    assert_eq!(stats.decode_resets, 1);
+    let rec = LaneRecord::decode(&kv.get("k").unwrap().unwrap().0).unwrap();
+    assert_eq!(rec.value_of(1), Some(1));
+}
+
+#[test]
+fn release_returns_lane_to_zero() {
+    let kv = MemoryKv::new();
+    let mut a = SharedInflight::new("k", 1, TTL);
+    a.try_acquire(&kv, at(0), 10);
+    a.try_acquire(&kv, at(0), 10);
+    a.release(&kv, at(1));
+    a.release(&kv, at(1));
+    a.release(&kv, at(1)); // an extra release never underflows
+    assert_eq!(a.local(), 0);
+    assert_eq!(a.total(&kv, at(2)), 0);
+}
+
+/// Eight real threads hammer one key with acquires and releases. With
+/// compare-and-swap no update is lost: the shared total never exceeds the
+/// threshold (except by one per admission whose write had to be deferred after
+/// exhausting its retries, which the test counts), and once each worker has
+/// ticked, every lane equals its worker's own count.
+#[test]
+fn eight_threads_never_exceed_the_limit_or_lose_an_update() {
+    const THRESHOLD: u32 = 5;
+    let kv = Arc::new(MemoryKv::new());
+    let max_seen = Arc::new(AtomicU64::new(0));
+    let deferred = Arc::new(AtomicU64::new(0));
+    let handles: Vec<_> = (0..8u64)
+        .map(|w| {
+            let kv = Arc::clone(&kv);
+            let max_seen = Arc::clone(&max_seen);
+            let deferred = Arc::clone(&deferred);
+            std::thread::spawn(move || {
+                use crate::random::Random;
+                let mut me = SharedInflight::new("hot", w + 1, TTL);
+                let mut rng = crate::random::SplitMix64::new(w);
+                for i in 0..2_000u64 {
+                    let now = at(i);
+                    if me.local() > 0 && rng.next_unit() < 0.5 {
+                        if me.release(kv.as_ref(), now).1.deferred {
+                            deferred.fetch_add(1, Ordering::Relaxed);
+                        }
+                    } else {
+                        let (acquire, stats) = me.try_acquire(kv.as_ref(), now, THRESHOLD);
+                        if stats.deferred {
+                            deferred.fetch_add(1, Ordering::Relaxed);
+                        }
+                        if let Acquire::Admitted { inflight_before } = acquire {
+                            max_seen.fetch_max(inflight_before + 1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                me
+            })
+        })
+        .collect();
+    let mut workers: Vec<SharedInflight> = handles
+        .into_iter()
+        .map(|h| h.join().expect("worker thread"))
+        .collect();
+    let deferred = deferred.load(Ordering::Relaxed);
+    assert!(max_seen.load(Ordering::Relaxed) <= u64::from(THRESHOLD) + deferred);
+    let end = at(2_000);
+    for w in &mut workers {
+        w.heartbeat(kv.as_ref(), end);
+    }
+    let rec = LaneRecord::decode(&kv.get("hot").unwrap().unwrap().0).unwrap();
+    let mut sum = 0;
+    for w in &workers {
+        assert!(!w.dirty, "worker {} still has a deferred write", w.worker);
+        assert_eq!(rec.value_of(w.worker).unwrap_or(0), w.local());
+        sum += u64::from(w.local());
+    }
+    assert_eq!(rec.live_total_except(0, end, TTL), sum);
+}

@@ -1,0 +1,62 @@
+//! The throttle policy: which class a request is in, and the in-flight level
+//! up to which that class is admitted.
+//!
+//! The glue asks [`Throttle::classify`] and [`Throttle::threshold`], then lets
+//! [`crate::shared::SharedInflight`] admit or refuse against the shared count.
+
+use crate::config::{LimitConfig, ThrottleConfig};
+use crate::limit::class_threshold;
+use crate::priority::{ClassId, ClassSource};
+use crate::request::RequestView;
+
+/// A configured throttle.
+#[derive(Clone, Debug)]
+pub struct Throttle {
+    config: ThrottleConfig,
+}
+
+impl Throttle {
+    pub fn new(config: ThrottleConfig) -> Self {
+        Throttle { config }
+    }
+
+    pub fn config(&self) -> &ThrottleConfig {
+        &self.config
+    }
+
+    /// The concurrency limit in force.
+    pub fn limit(&self) -> u32 {
+        match self.config.limit {
+            LimitConfig::Static { max_inflight } => max_inflight,
+        }
+    }
+
+    pub fn classify(&self, request: &impl RequestView) -> (ClassId, ClassSource) {
+        self.config
+            .classifier
+            .classify(&self.config.classes, request)
+    }
+
+    /// In-flight level below which a request of `class` is admitted.
+    pub fn threshold(&self, class: ClassId) -> u32 {
+        class_threshold(self.limit(), self.config.classes.share(class))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::OwnedRequest;
+
+    #[test]
+    fn classes_get_their_share_of_the_static_limit() {
+        let cfg = ThrottleConfig::from_json(br#"{"limit": {"static": {"max_inflight": 10}}}"#)
+            .expect("valid");
+        let t = Throttle::new(cfg);
+        let thresholds: Vec<u32> = t.config().classes.ids().map(|c| t.threshold(c)).collect();
+        assert_eq!(thresholds, vec![10, 8, 5]);
+        let (class, _) =
+            t.classify(&OwnedRequest::new().with_header("x-sluice-priority", "sheddable"));
+        assert_eq!(t.threshold(class), 5);
+    }
+}

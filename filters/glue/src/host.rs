@@ -1,0 +1,51 @@
+//! The host as the core's traits.
+
+use crate::hostcalls::{self, MapType, Status};
+use sluice_core::request::RequestView;
+use sluice_core::shared::{KvError, SharedKv};
+use sluice_core::time::Timestamp;
+
+/// Envoy's shared data for this VM's `vm_id`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EnvoySharedData;
+
+impl SharedKv for EnvoySharedData {
+    fn get(&self, key: &str) -> Result<Option<(Vec<u8>, u32)>, KvError> {
+        hostcalls::shared_data(key).map_err(|s| KvError::Host(s.0))
+    }
+
+    fn set(&self, key: &str, value: &[u8], cas: u32) -> Result<(), KvError> {
+        hostcalls::set_shared_data(key, value, cas).map_err(|s| match s {
+            Status::CAS_MISMATCH => KvError::CasMismatch,
+            other => KvError::Host(other.0),
+        })
+    }
+}
+
+/// The current stream's request headers. Only valid inside a callback where
+/// the host exposes them (from `on_http_request_headers` on); elsewhere every
+/// lookup answers `None`, never a trap.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestHeaders;
+
+impl RequestView for RequestHeaders {
+    fn header(&self, name: &str) -> Option<Vec<u8>> {
+        hostcalls::header(MapType::RequestHeaders, name)
+            .ok()
+            .flatten()
+    }
+}
+
+/// The host's wall clock. If the host refuses (it never should), time stands
+/// still at zero rather than trapping; heartbeats then look stale and lanes
+/// expire, which fails open.
+pub fn now() -> Timestamp {
+    hostcalls::current_time_nanos()
+        .map(Timestamp::from_nanos)
+        .unwrap_or(Timestamp::ZERO)
+}
+
+/// The plugin configuration bytes (`proxy_on_configure`'s buffer).
+pub fn plugin_configuration() -> Vec<u8> {
+    hostcalls::buffer(hostcalls::BufferType::PluginConfiguration, 0, usize::MAX).unwrap_or_default()
+}

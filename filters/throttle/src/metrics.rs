@@ -1,0 +1,109 @@
+//! The throttle's stats, declared once.
+//!
+//! Names follow Envoy's dotted convention with tag values in fixed positions,
+//! `sluice.throttle.<stat>[.class.<class>][.reason.<reason>]`, so the
+//! bootstrap's `stats_tags` (see `envoy-configs/`) can extract `sluice_class`
+//! and `sluice_reason` as Prometheus labels. The filter README has the table.
+
+use sluice_core::decision::ShedReason;
+use sluice_core::priority::{ClassId, PriorityClasses};
+use sluice_glue::metrics::MetricDef;
+
+/// Index arithmetic over the table built by [`table`].
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    classes: usize,
+}
+
+const GAUGE_INFLIGHT: usize = 0;
+const GAUGE_LIMIT: usize = 1;
+const COUNTER_CAS_RETRIES: usize = 2;
+const COUNTER_DECODE_RESETS: usize = 3;
+const COUNTER_DEFERRED_WRITES: usize = 4;
+const COUNTER_UNKNOWN_PRIORITY: usize = 5;
+const FIXED: usize = 6;
+
+impl Layout {
+    pub fn inflight(self) -> usize {
+        GAUGE_INFLIGHT
+    }
+    pub fn limit(self) -> usize {
+        GAUGE_LIMIT
+    }
+    pub fn cas_retries(self) -> usize {
+        COUNTER_CAS_RETRIES
+    }
+    pub fn decode_resets(self) -> usize {
+        COUNTER_DECODE_RESETS
+    }
+    pub fn deferred_writes(self) -> usize {
+        COUNTER_DEFERRED_WRITES
+    }
+    pub fn unknown_priority(self) -> usize {
+        COUNTER_UNKNOWN_PRIORITY
+    }
+    pub fn admitted(self, class: ClassId) -> usize {
+        FIXED + class.index()
+    }
+    pub fn shed(self, class: ClassId, reason: ShedReason) -> usize {
+        let r = ShedReason::ALL
+            .iter()
+            .position(|x| *x == reason)
+            .unwrap_or(0);
+        FIXED + self.classes + class.index() * ShedReason::ALL.len() + r
+    }
+}
+
+/// The metric table for a set of classes, and its layout.
+pub fn table(classes: &PriorityClasses) -> (Vec<MetricDef>, Layout) {
+    let mut t = vec![
+        MetricDef::gauge("sluice.throttle.inflight"),
+        MetricDef::gauge("sluice.throttle.limit"),
+        MetricDef::counter("sluice.throttle.shared_data.cas_retries"),
+        MetricDef::counter("sluice.throttle.shared_data.decode_resets"),
+        MetricDef::counter("sluice.throttle.shared_data.deferred_writes"),
+        MetricDef::counter("sluice.throttle.priority_unknown"),
+    ];
+    for id in classes.ids() {
+        t.push(MetricDef::counter(format!(
+            "sluice.throttle.rq_admitted.class.{}",
+            classes.name(id)
+        )));
+    }
+    for id in classes.ids() {
+        for reason in ShedReason::ALL {
+            t.push(MetricDef::counter(format!(
+                "sluice.throttle.rq_shed.class.{}.reason.{}",
+                classes.name(id),
+                reason.as_str()
+            )));
+        }
+    }
+    (
+        t,
+        Layout {
+            classes: classes.len(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_indexes_match_table_names() {
+        let classes = PriorityClasses::standard();
+        let (t, l) = table(&classes);
+        let sheddable = classes.by_name(b"sheddable").expect("class");
+        assert_eq!(
+            t[l.admitted(sheddable)].name,
+            "sluice.throttle.rq_admitted.class.sheddable"
+        );
+        assert_eq!(
+            t[l.shed(sheddable, ShedReason::ConcurrencyLimit)].name,
+            "sluice.throttle.rq_shed.class.sheddable.reason.concurrency_limit"
+        );
+        assert_eq!(t.len(), l.shed(sheddable, ShedReason::ConcurrencyLimit) + 1);
+    }
+}

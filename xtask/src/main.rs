@@ -1,0 +1,40 @@
+//! `cargo xtask`: Sluice's project tasks. Each does its own set-up, so both
+//! README commands work on a fresh machine.
+
+mod demo;
+mod run;
+mod setup;
+mod test;
+mod wasm;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "Sluice project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand, Debug)]
+enum Task {
+    /// Install what the project needs: the wasm32-wasip1 target and Envoy 1.40.
+    Setup,
+    /// Build the filters as wasm32-wasip1 modules and check their size.
+    BuildWasm,
+    /// The main job: build the filters, run them, and show what they decide.
+    Demo,
+    /// Every test: formatting, lints (host and wasm), unit, harness and
+    /// end-to-end tests against real Envoy.
+    Test,
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().task {
+        Task::Setup => setup::all().map(|_| ()),
+        Task::BuildWasm => wasm::build().map(|_| ()),
+        Task::Demo => demo::run(),
+        Task::Test => test::run(),
+    }
+}

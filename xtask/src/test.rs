@@ -1,0 +1,47 @@
+//! The whole test suite, in the order that fails fastest.
+
+use crate::run::{cargo, run as sh, step};
+use crate::{setup, wasm};
+use anyhow::Result;
+
+/// Crates that build for wasm32-wasip1 and are linted for it.
+const WASM_CRATES: &[&str] = &["sluice-core", "sluice-glue", "sluice-throttle"];
+
+pub fn run() -> Result<()> {
+    step("format");
+    sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
+
+    let envoy = setup::all()?;
+
+    step("clippy (host)");
+    sh(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    step("clippy (wasm32-wasip1)");
+    let mut c = cargo();
+    c.args(["clippy", "--target", "wasm32-wasip1"]);
+    for k in WASM_CRATES {
+        c.args(["-p", k]);
+    }
+    sh(c.args(["--", "-D", "warnings"]))?;
+
+    wasm::build()?;
+
+    step("unit and harness tests");
+    sh(cargo().args(["test", "--workspace", "--exclude", "sluice-e2e"]))?;
+
+    step("end-to-end tests (real Envoy)");
+    // One Envoy at a time: the machine has two cores, and the tests measure
+    // behaviour under load.
+    sh(cargo()
+        .args(["test", "-p", "sluice-e2e", "--", "--test-threads=1"])
+        .env("SLUICE_ENVOY", &envoy))?;
+
+    eprintln!("\nall tests passed");
+    Ok(())
+}

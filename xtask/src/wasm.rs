@@ -1,0 +1,41 @@
+//! Building the filter modules.
+
+use crate::run::{cargo, run, step};
+use anyhow::{bail, Result};
+use std::path::PathBuf;
+
+/// The filter crates and the module each builds.
+pub const FILTERS: &[(&str, &str)] = &[("sluice-throttle", "sluice_throttle")];
+
+/// Largest module size the project accepts (issue target: 250 KB).
+pub const MAX_MODULE_BYTES: u64 = 250 * 1000;
+
+/// Builds every filter for wasm32-wasip1 with the `wasm-release` profile and
+/// checks each module's size; returns the module paths.
+pub fn build() -> Result<Vec<PathBuf>> {
+    step("build filters (wasm32-wasip1, wasm-release)");
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "--target",
+        "wasm32-wasip1",
+        "--profile",
+        "wasm-release",
+    ]);
+    for (krate, _) in FILTERS {
+        cmd.args(["-p", krate]);
+    }
+    run(&mut cmd)?;
+    let dir = sluice_testkit::paths::repo_root().join("target/wasm32-wasip1/wasm-release");
+    let mut out = Vec::new();
+    for (_, module) in FILTERS {
+        let path = dir.join(format!("{module}.wasm"));
+        let size = std::fs::metadata(&path)?.len();
+        eprintln!("    {} {} bytes", path.display(), size);
+        if size > MAX_MODULE_BYTES {
+            bail!("{module}.wasm is {size} bytes, over the {MAX_MODULE_BYTES}-byte budget");
+        }
+        out.push(path);
+    }
+    Ok(out)
+}
