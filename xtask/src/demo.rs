@@ -5,7 +5,7 @@ use crate::run::step;
 use crate::{setup, wasm};
 use anyhow::{Context, Result};
 use sluice_testkit::bootstrap::Bootstrap;
-use sluice_testkit::client::{Group, HttpClient};
+use sluice_testkit::client::{priority_mix, HttpClient};
 use sluice_testkit::envoy::{Envoy, Options};
 use sluice_testkit::{Behaviour, Upstream};
 use std::time::Duration;
@@ -38,15 +38,7 @@ pub fn run() -> Result<()> {
 
     step("3 s of load: 2 critical, 6 default, 6 sheddable clients (limit 10 in flight)");
     let client = HttpClient::new();
-    let report = client.load(
-        &url,
-        Duration::from_secs(3),
-        &[
-            Group::new("critical", 2, &[("x-sluice-priority", "critical")]),
-            Group::new("default", 6, &[]),
-            Group::new("sheddable", 6, &[("x-sluice-priority", "sheddable")]),
-        ],
-    );
+    let report = client.load(&url, Duration::from_secs(3), &priority_mix(2, 6, 6));
     println!(
         "\n{:<10} {:>8} {:>8} {:>8} {:>9}",
         "class", "sent", "200", "503", "success"

@@ -2,7 +2,7 @@
 //! worker threads, a real upstream and real HTTP traffic on loopback.
 
 use sluice_testkit::bootstrap::Bootstrap;
-use sluice_testkit::client::{Group, HttpClient, RawRequest};
+use sluice_testkit::client::{priority_mix, HttpClient, RawRequest};
 use sluice_testkit::envoy::{Envoy, Options};
 use sluice_testkit::{Behaviour, Upstream};
 use std::time::{Duration, Instant};
@@ -140,15 +140,7 @@ fn under_concurrent_load_critical_passes_and_stats_match_the_clients() {
 
     // Non-critical traffic can hold at most 8 slots (default's threshold), so
     // two critical clients always find a slot below 10.
-    let report = client.load(
-        &url,
-        Duration::from_secs(4),
-        &[
-            Group::new("critical", 2, &[("x-sluice-priority", "critical")]),
-            Group::new("default", 6, &[]),
-            Group::new("sheddable", 6, &[("x-sluice-priority", "sheddable")]),
-        ],
-    );
+    let report = client.load(&url, Duration::from_secs(4), &priority_mix(2, 6, 6));
     let critical = report.group("critical");
     let default = report.group("default");
     let sheddable = report.group("sheddable");

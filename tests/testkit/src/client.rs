@@ -196,6 +196,20 @@ impl Group {
     }
 }
 
+/// Closed-loop clients of the three standard priority classes, labelled
+/// `critical`, `default` (no priority header) and `sheddable`.
+pub fn priority_mix(critical: usize, default: usize, sheddable: usize) -> Vec<Group> {
+    vec![
+        Group::new("critical", critical, &[("x-sluice-priority", "critical")]),
+        Group::new("default", default, &[]),
+        Group::new(
+            "sheddable",
+            sheddable,
+            &[("x-sluice-priority", "sheddable")],
+        ),
+    ]
+}
+
 /// What one group of clients saw.
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {

@@ -7,7 +7,7 @@
 //! compare-and-swap against the value that was read, so two workers cannot
 //! both take the last slot.
 
-use super::kv::{cas_update, SharedKv, Step};
+use super::kv::{cas_update, CasOutcome, KvError, SharedKv, Step};
 use super::lanes::{DecodeError, LaneRecord};
 use crate::time::Timestamp;
 use std::time::Duration;
@@ -96,16 +96,11 @@ impl SharedInflight {
                 },
             )
         });
-        let acquire = match outcome {
-            Ok(o) => {
-                stats.cas_retries = o.attempts - 1;
-                stats.deferred = !o.committed;
-                o.result
-            }
-            Err(_) => {
+        let acquire = match settle(outcome, &mut stats) {
+            Some(acquire) => acquire,
+            None => {
                 // The host refused shared data; decide on local knowledge
                 // alone rather than fail the request.
-                stats.deferred = true;
                 if local < threshold {
                     Acquire::Admitted {
                         inflight_before: u64::from(local),
@@ -148,19 +143,9 @@ impl SharedInflight {
             record.upsert(worker, local, now, ttl);
             Step::Write(record.encode(), others)
         });
-        match outcome {
-            Ok(o) => {
-                stats.cas_retries = o.attempts - 1;
-                stats.deferred = !o.committed;
-                self.dirty = !o.committed;
-                (o.result + u64::from(local), stats)
-            }
-            Err(_) => {
-                stats.deferred = true;
-                self.dirty = true;
-                (u64::from(local), stats)
-            }
-        }
+        let others = settle(outcome, &mut stats).unwrap_or(0);
+        self.dirty = stats.deferred;
+        (others + u64::from(local), stats)
     }
 
     /// In-flight across all workers, as this worker sees it now.
@@ -183,19 +168,24 @@ impl SharedInflight {
             record.upsert(worker, local, now, ttl);
             Step::Write(record.encode(), others)
         });
-        let others = match outcome {
-            Ok(o) => {
-                stats.cas_retries = o.attempts - 1;
-                stats.deferred = !o.committed;
-                o.result
-            }
-            Err(_) => {
-                stats.deferred = true;
-                0
-            }
-        };
+        let others = settle(outcome, &mut stats).unwrap_or(0);
         self.dirty = stats.deferred;
         (others + u64::from(local), stats)
+    }
+}
+
+/// Records what an update cost; `None` if the host refused shared data.
+fn settle<T>(outcome: Result<CasOutcome<T>, KvError>, stats: &mut UpdateStats) -> Option<T> {
+    match outcome {
+        Ok(o) => {
+            stats.cas_retries = o.attempts - 1;
+            stats.deferred = !o.committed;
+            Some(o.result)
+        }
+        Err(_) => {
+            stats.deferred = true;
+            None
+        }
     }
 }
 
