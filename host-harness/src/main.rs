@@ -2,7 +2,10 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use sluice_harness::replay::{replay, ReplayOptions};
+use sluice_harness::vm::{Runtime, RuntimeOptions};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -22,15 +25,127 @@ enum Command {
         /// Path to a .wasm module.
         module: PathBuf,
     },
+    /// Replay a scenario in virtual time; print a summary, write JSON and
+    /// HTML reports, and exit non-zero if an SLO assertion fails.
+    Replay {
+        /// Scenario file (YAML or JSON).
+        scenario: PathBuf,
+        /// Directory for report.json and report.html
+        /// (default: reports/<scenario name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Compare the golden summary with this file (SLUICE_BLESS=1 or
+        /// --bless rewrites it).
+        #[arg(long)]
+        golden: Option<PathBuf>,
+        #[arg(long)]
+        bless: bool,
+        /// Print guest log lines as they happen.
+        #[arg(long)]
+        echo_logs: bool,
+        /// Write every request's exchange (upstream request headers,
+        /// response status, headers, body) as JSON lines to this file.
+        #[arg(long)]
+        exchanges: Option<PathBuf>,
+        /// Directory for compiled modules (default: target/sluice-cache under
+        /// the current directory); "none" disables the cache.
+        #[arg(long)]
+        cache_dir: Option<String>,
+    },
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
+fn cache_dir(arg: Option<String>) -> Option<PathBuf> {
+    match arg.as_deref() {
+        Some("none") => None,
+        Some(d) => Some(PathBuf::from(d)),
+        None => Some(PathBuf::from("target/sluice-cache")),
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> Result<ExitCode> {
+    match Cli::parse().command {
         Command::Inspect { module } => {
-            let report = sluice_harness::inspect::inspect(&module)?;
-            print!("{report}");
-            Ok(())
+            print!("{}", sluice_harness::inspect::inspect(&module)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay {
+            scenario,
+            out,
+            golden,
+            bless,
+            echo_logs,
+            exchanges,
+            cache_dir: cache,
+        } => {
+            let runtime = Runtime::new(&RuntimeOptions {
+                cache_dir: cache_dir(cache),
+            })?;
+            let name = sluice_harness::scenario::load::parse(
+                &std::fs::read_to_string(&scenario)?,
+                &scenario.display().to_string(),
+            )?
+            .name;
+            let out = out.unwrap_or_else(|| PathBuf::from("reports").join(&name));
+            let r = replay(
+                &scenario,
+                &runtime,
+                &ReplayOptions {
+                    out_dir: Some(out),
+                    progress: true,
+                    echo_logs,
+                    exchanges_out: exchanges,
+                    keep_exchanges: false,
+                },
+            )?;
+            print!("{}", sluice_report::terminal::render(&r.report));
+            if let Some(h) = &r.html {
+                println!("HTML report: {}", h.display());
+            }
+            if let Some(j) = &r.json {
+                println!("JSON report: {}", j.display());
+            }
+            let mut ok = r.report.passed();
+            if let Some(g) = golden {
+                use sluice_report::golden::{check, GoldenOutcome};
+                let summary = sluice_report::golden::summary(&r.report);
+                match check(
+                    &g,
+                    &summary,
+                    bless || sluice_report::golden::bless_requested(),
+                )? {
+                    GoldenOutcome::Matched => println!("golden summary matches {}", g.display()),
+                    GoldenOutcome::Blessed => println!("golden summary written to {}", g.display()),
+                    GoldenOutcome::Missing => {
+                        println!(
+                            "golden summary {} is missing (run with --bless)",
+                            g.display()
+                        );
+                        ok = false;
+                    }
+                    GoldenOutcome::Mismatch { diff } => {
+                        println!("golden summary differs from {}:\n{diff}", g.display());
+                        ok = false;
+                    }
+                }
+            }
+            for a in r.report.assertions.iter().filter(|a| !a.passed) {
+                eprintln!("assertion failed: {} (measured {})", a.text, a.measured);
+            }
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

@@ -2,6 +2,7 @@
 //! README commands work on a fresh machine.
 
 mod demo;
+mod demo_envoy;
 mod run;
 mod setup;
 mod test;
@@ -23,8 +24,11 @@ enum Task {
     Setup,
     /// Build the filters as wasm32-wasip1 modules and check their size.
     BuildWasm,
-    /// The main job: build the filters, run them, and show what they decide.
+    /// The main job: build the filters, replay the bundled overload scenario
+    /// in the host harness, and write its terminal, JSON and HTML reports.
     Demo,
+    /// The throttle live in a real Envoy in front of an overloaded upstream.
+    DemoEnvoy,
     /// Every test: formatting, lints (host and wasm), unit, harness and
     /// end-to-end tests against real Envoy.
     Test,
@@ -35,6 +39,7 @@ fn main() -> Result<()> {
         Task::Setup => setup::all().map(|_| ()),
         Task::BuildWasm => wasm::build().map(|_| ()),
         Task::Demo => demo::run(),
+        Task::DemoEnvoy => demo_envoy::run(),
         Task::Test => test::run(),
     }
 }

@@ -5,7 +5,13 @@ use crate::{setup, wasm};
 use anyhow::Result;
 
 /// Crates that build for wasm32-wasip1 and are linted for it.
-const WASM_CRATES: &[&str] = &["sluice-core", "sluice-glue", "sluice-throttle"];
+const WASM_CRATES: &[&str] = &[
+    "sluice-core",
+    "sluice-glue",
+    "sluice-throttle",
+    "sluice-probe-filter",
+    "sluice-conformance-filter",
+];
 
 pub fn run() -> Result<()> {
     step("format");

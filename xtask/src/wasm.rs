@@ -7,12 +7,21 @@ use std::path::PathBuf;
 /// The filter crates and the module each builds.
 pub const FILTERS: &[(&str, &str)] = &[("sluice-throttle", "sluice_throttle")];
 
+/// Test-only filters written the way a third party would (the proxy-wasm
+/// SDK alone), used to check the harness against real Envoy. Built beside
+/// the product filters; not held to the size budget.
+pub const TEST_FILTERS: &[(&str, &str)] = &[
+    ("sluice-probe-filter", "sluice_probe"),
+    ("sluice-conformance-filter", "sluice_conformance"),
+];
+
 /// Largest module size the project accepts (issue target: 250 KB).
 pub const MAX_MODULE_BYTES: u64 = 250 * 1000;
 
 /// Builds every filter for wasm32-wasip1 with the `wasm-release` profile and
 /// checks each module's size; returns the module paths.
 pub fn build() -> Result<Vec<PathBuf>> {
+    crate::setup::wasm_target()?;
     step("build filters (wasm32-wasip1, wasm-release)");
     let mut cmd = cargo();
     cmd.args([
@@ -22,7 +31,7 @@ pub fn build() -> Result<Vec<PathBuf>> {
         "--profile",
         "wasm-release",
     ]);
-    for (krate, _) in FILTERS {
+    for (krate, _) in FILTERS.iter().chain(TEST_FILTERS) {
         cmd.args(["-p", krate]);
     }
     run(&mut cmd)?;

@@ -24,10 +24,13 @@ impl Throttle {
         &self.config
     }
 
-    /// The concurrency limit in force.
+    /// The configured static limit, or for an adaptive limit its start-up
+    /// (minimum) value; the glue passes the adaptive limit in force to
+    /// [`Throttle::threshold_at`].
     pub fn limit(&self) -> u32 {
-        match self.config.limit {
-            LimitConfig::Static { max_inflight } => max_inflight,
+        match &self.config.limit {
+            LimitConfig::Static { max_inflight } => *max_inflight,
+            LimitConfig::Adaptive(a) => a.params.min_limit,
         }
     }
 
@@ -39,7 +42,13 @@ impl Throttle {
 
     /// In-flight level below which a request of `class` is admitted.
     pub fn threshold(&self, class: ClassId) -> u32 {
-        class_threshold(self.limit(), self.config.classes.share(class))
+        self.threshold_at(self.limit(), class)
+    }
+
+    /// In-flight level below which a request of `class` is admitted under
+    /// `limit`.
+    pub fn threshold_at(&self, limit: u32, class: ClassId) -> u32 {
+        class_threshold(limit, self.config.classes.share(class))
     }
 }
 

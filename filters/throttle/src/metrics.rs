@@ -21,7 +21,9 @@ const COUNTER_CAS_RETRIES: usize = 2;
 const COUNTER_DECODE_RESETS: usize = 3;
 const COUNTER_DEFERRED_WRITES: usize = 4;
 const COUNTER_UNKNOWN_PRIORITY: usize = 5;
-const FIXED: usize = 6;
+const GAUGE_LATENCY_MS: usize = 6;
+const GAUGE_MIN_RTT_MS: usize = 7;
+const FIXED: usize = 8;
 
 impl Layout {
     pub fn inflight(self) -> usize {
@@ -41,6 +43,12 @@ impl Layout {
     }
     pub fn unknown_priority(self) -> usize {
         COUNTER_UNKNOWN_PRIORITY
+    }
+    pub fn latency_ms(self) -> usize {
+        GAUGE_LATENCY_MS
+    }
+    pub fn min_rtt_ms(self) -> usize {
+        GAUGE_MIN_RTT_MS
     }
     pub fn admitted(self, class: ClassId) -> usize {
         FIXED + class.index()
@@ -63,6 +71,8 @@ pub fn table(classes: &PriorityClasses) -> (Vec<MetricDef>, Layout) {
         MetricDef::counter("sluice.throttle.shared_data.decode_resets"),
         MetricDef::counter("sluice.throttle.shared_data.deferred_writes"),
         MetricDef::counter("sluice.throttle.priority_unknown"),
+        MetricDef::gauge("sluice.throttle.latency_ms"),
+        MetricDef::gauge("sluice.throttle.min_rtt_ms"),
     ];
     for id in classes.ids() {
         t.push(MetricDef::counter(format!(

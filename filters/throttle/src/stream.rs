@@ -3,29 +3,34 @@
 use crate::worker::{Admission, Worker};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use sluice_core::time::Timestamp;
+use sluice_glue::host;
 use std::rc::Rc;
 
 pub struct ThrottleStream {
     worker: Option<Rc<Worker>>,
-    /// True while this stream holds an in-flight slot.
-    holds_slot: bool,
+    /// When the request was admitted, while this stream holds an in-flight
+    /// slot.
+    admitted_at: Option<Timestamp>,
 }
 
 impl ThrottleStream {
     pub fn new(worker: Option<Rc<Worker>>) -> Self {
         ThrottleStream {
             worker,
-            holds_slot: false,
+            admitted_at: None,
         }
     }
 
     /// Frees the slot exactly once, whichever end-of-stream callback comes
     /// first (Envoy calls `on_log` for completed streams, and `on_done` for
-    /// every stream including resets).
-    fn release(&mut self) {
-        if std::mem::take(&mut self.holds_slot) {
+    /// every stream including resets). Only a completed stream's latency is
+    /// a sample for the adaptive limit.
+    fn release(&mut self, completed: bool) {
+        if let Some(admitted_at) = self.admitted_at.take() {
             if let Some(worker) = &self.worker {
-                worker.release();
+                let latency = completed.then(|| host::now().saturating_since(admitted_at));
+                worker.release(latency);
             }
         }
     }
@@ -33,7 +38,7 @@ impl ThrottleStream {
 
 impl Context for ThrottleStream {
     fn on_done(&mut self) -> bool {
-        self.release();
+        self.release(false);
         true
     }
 }
@@ -45,7 +50,7 @@ impl HttpContext for ThrottleStream {
         };
         match worker.admit() {
             (_, Admission::Admitted) => {
-                self.holds_slot = true;
+                self.admitted_at = Some(host::now());
                 Action::Continue
             }
             (_, Admission::Shed(reason)) => {
@@ -56,7 +61,7 @@ impl HttpContext for ThrottleStream {
     }
 
     fn on_log(&mut self) {
-        self.release();
+        self.release(true);
     }
 }
 
@@ -64,6 +69,6 @@ impl Drop for ThrottleStream {
     /// Last resort: a context deleted without `on_log` or `on_done` still
     /// returns its slot.
     fn drop(&mut self) {
-        self.release();
+        self.release(false);
     }
 }

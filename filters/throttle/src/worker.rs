@@ -2,10 +2,12 @@
 //! shared by the root context and its streams.
 
 use crate::metrics::{self, Layout};
-use sluice_core::config::ThrottleConfig;
+use sluice_core::config::{LimitConfig, ThrottleConfig};
 use sluice_core::decision::ShedReason;
+use sluice_core::limit::gradient::LimitReason;
 use sluice_core::priority::{ClassId, ClassSource};
-use sluice_core::shared::{Acquire, SharedInflight, UpdateStats};
+use sluice_core::random::SplitMix64;
+use sluice_core::shared::{Acquire, SharedInflight, SharedLimit, UpdateStats};
 use sluice_core::throttle::Throttle;
 use sluice_glue::host::{self, EnvoySharedData, RequestHeaders};
 use sluice_glue::log;
@@ -21,6 +23,17 @@ pub fn inflight_key(destination: &str) -> String {
 
 /// How long a lane counts without a heartbeat: four ticks, at least 2 s, so
 /// one late tick never drops a live worker's requests from the count.
+/// Shared-data key of a destination's adaptive-limit record.
+pub fn limit_key(destination: &str) -> String {
+    format!("sluice.v1.limit.{destination}")
+}
+
+/// The adaptive limit and the random draws its probes are jittered with.
+struct Adaptive {
+    limit: SharedLimit,
+    random: SplitMix64,
+}
+
 pub fn lane_ttl(tick: Duration) -> Duration {
     (tick * 4).max(Duration::from_secs(2))
 }
@@ -28,6 +41,7 @@ pub fn lane_ttl(tick: Duration) -> Duration {
 pub struct Worker {
     throttle: Throttle,
     inflight: RefCell<SharedInflight>,
+    adaptive: Option<RefCell<Adaptive>>,
     metrics: Metrics,
     layout: Layout,
 }
@@ -52,13 +66,35 @@ impl Worker {
             worker_id,
             lane_ttl(config.tick),
         );
+        let adaptive = match &config.limit {
+            LimitConfig::Static { .. } => None,
+            LimitConfig::Adaptive(a) => Some(RefCell::new(Adaptive {
+                limit: SharedLimit::new(
+                    limit_key(&config.destination),
+                    a.params.clone(),
+                    a.window,
+                    a.percentile,
+                ),
+                random: SplitMix64::new(worker_id ^ 0x5EED),
+            })),
+        };
         let throttle = Throttle::new(config);
         metrics.set(layout.limit(), u64::from(throttle.limit()));
         Worker {
             throttle,
             inflight: RefCell::new(inflight),
+            adaptive,
             metrics,
             layout,
+        }
+    }
+
+    /// The limit in force: the static one, or the adaptive limit as of this
+    /// worker's last flush.
+    pub fn limit(&self) -> u32 {
+        match &self.adaptive {
+            Some(a) => a.borrow().limit.limit(),
+            None => self.throttle.limit(),
         }
     }
 
@@ -72,7 +108,8 @@ impl Worker {
         if source == ClassSource::UnknownValue {
             self.metrics.add(self.layout.unknown_priority(), 1);
         }
-        let threshold = self.throttle.threshold(class);
+        let limit = self.limit();
+        let threshold = self.throttle.threshold_at(limit, class);
         let (acquire, stats) =
             self.inflight
                 .borrow_mut()
@@ -80,6 +117,9 @@ impl Worker {
         self.record_update(&stats);
         match acquire {
             Acquire::Admitted { inflight_before } => {
+                if let Some(a) = &self.adaptive {
+                    a.borrow_mut().limit.observe_inflight(inflight_before + 1);
+                }
                 self.metrics.add(self.layout.admitted(class), 1);
                 self.metrics
                     .set(self.layout.inflight(), inflight_before + 1);
@@ -96,7 +136,7 @@ impl Worker {
                         reason,
                         inflight,
                         threshold,
-                        self.throttle.limit()
+                        limit
                     )
                 });
                 (class, Admission::Shed(reason))
@@ -115,8 +155,13 @@ impl Worker {
         }
     }
 
-    /// Frees one admitted request's slot.
-    pub fn release(&self) {
+    /// Frees one admitted request's slot; `latency` (from admission to the
+    /// end of the response) feeds the adaptive limit when the stream
+    /// completed.
+    pub fn release(&self, latency: Option<Duration>) {
+        if let (Some(a), Some(l)) = (&self.adaptive, latency) {
+            a.borrow_mut().limit.record_latency(l);
+        }
         let (total, stats) = self
             .inflight
             .borrow_mut()
@@ -133,8 +178,39 @@ impl Worker {
             .heartbeat(&EnvoySharedData, host::now());
         self.record_update(&stats);
         self.metrics.set(self.layout.inflight(), total);
+        if let Some(a) = &self.adaptive {
+            self.flush_adaptive(&mut a.borrow_mut());
+        }
         self.metrics
-            .set(self.layout.limit(), u64::from(self.throttle.limit()));
+            .set(self.layout.limit(), u64::from(self.limit()));
+    }
+
+    /// Merges this worker's latencies into the shared window; the flush
+    /// that closes a window moves the limit and says why at debug level.
+    fn flush_adaptive(&self, a: &mut Adaptive) {
+        let before = a.limit.limit();
+        let Adaptive { limit, random } = a;
+        let flush = limit.flush(&EnvoySharedData, host::now(), random);
+        self.record_update(&flush.stats);
+        if let Some(rec) = limit.record() {
+            self.metrics
+                .set(self.layout.latency_ms(), rec.last_rtt.as_millis() as u64);
+            let min_rtt = rec.state.min_rtt.map_or(0, |d| d.as_millis() as u64);
+            self.metrics.set(self.layout.min_rtt_ms(), min_rtt);
+        }
+        if let Some(reason) = flush.closed {
+            log::debug(|| {
+                let why = match reason {
+                    LimitReason::ProbingMinRtt => "probing min_rtt".to_string(),
+                    LimitReason::MinRttMeasured => "min_rtt measured".to_string(),
+                    // Per mille: float formatting would add ~20 KB to the module.
+                    LimitReason::Gradient(g) => format!("gradient {}‰", (g * 1000.0) as u32),
+                    LimitReason::AppLimited => "app-limited, no growth".to_string(),
+                    LimitReason::TooFewSamples => "too few samples".to_string(),
+                };
+                format!("limit {} -> {} ({why})", before, flush.limit)
+            });
+        }
     }
 
     fn record_update(&self, stats: &UpdateStats) {

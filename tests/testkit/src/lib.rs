@@ -11,12 +11,15 @@
 //!   reads its stats and log, and always stops it.
 //! - [`client`]: an HTTP client with background requests and a closed-loop
 //!   load driver that counts outcomes per label.
+//! - [`replay`]: sends a trace's requests at their arrival offsets, as the
+//!   harness replays them in virtual time.
 //! - [`stats`]: Envoy's `/stats` text as a map.
 
 pub mod bootstrap;
 pub mod client;
 pub mod envoy;
 pub mod paths;
+pub mod replay;
 pub mod stats;
 
 pub use sluice_test_upstream::{Behaviour, Upstream};

@@ -5,6 +5,7 @@
 //! validation stop at the first problem and return a [`ConfigError`] naming the
 //! field; nothing is applied unless the whole document is valid.
 
+mod adaptive;
 mod classes;
 mod error;
 pub mod json;
@@ -12,6 +13,7 @@ mod shed;
 mod throttle;
 mod validate;
 
+pub use adaptive::AdaptiveLimit;
 pub use error::ConfigError;
 pub use shed::ShedResponse;
 pub use throttle::{LimitConfig, ThrottleConfig};

@@ -16,6 +16,7 @@
 //! ```
 //! Only `limit` is required. The README of `filters/throttle` documents each key.
 
+use super::adaptive::{self, AdaptiveLimit, RawAdaptive};
 use super::classes::{self, RawClass};
 use super::error::{ConfigError, Path};
 use super::shed::{self, RawShedResponse, ShedResponse};
@@ -29,6 +30,9 @@ use std::time::Duration;
 pub enum LimitConfig {
     /// A fixed limit on in-flight requests across all workers.
     Static { max_inflight: u32 },
+    /// A limit that follows the service's latency (`limit::gradient`),
+    /// shared by every worker.
+    Adaptive(AdaptiveLimit),
 }
 
 /// A validated throttle configuration.
@@ -67,6 +71,7 @@ struct RawThrottleConfig {
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 enum RawLimit {
     Static(RawStaticLimit),
+    Adaptive(RawAdaptive),
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +103,8 @@ impl ThrottleConfig {
         let root = Path::root();
         let classes = classes::validate(&root, raw.classes, &raw.default_class)?;
         let header = validate::header_name(&root.field("priority_header"), &raw.priority_header)?;
+        let tick_ms = validate::in_range(&root.field("tick_ms"), raw.tick_ms, 10, 60_000)?;
+        let tick = Duration::from_millis(u64::from(tick_ms));
         let limit = match raw.limit {
             RawLimit::Static(s) => LimitConfig::Static {
                 max_inflight: validate::in_range(
@@ -107,17 +114,21 @@ impl ThrottleConfig {
                     1_000_000,
                 )?,
             },
+            RawLimit::Adaptive(a) => LimitConfig::Adaptive(adaptive::validate(
+                &root.field("limit").field("adaptive"),
+                a,
+                tick,
+            )?),
         };
         let shed_response = shed::validate(&root.field("shed_response"), raw.shed_response)?;
         let destination = validate::identifier(&root.field("destination"), &raw.destination)?;
-        let tick_ms = validate::in_range(&root.field("tick_ms"), raw.tick_ms, 10, 60_000)?;
         Ok(ThrottleConfig {
             classes,
             classifier: HeaderClassifier::new(header),
             limit,
             shed_response,
             destination,
-            tick: Duration::from_millis(u64::from(tick_ms)),
+            tick,
         })
     }
 }

@@ -1,5 +1,7 @@
 //! Concurrency limits and how they are divided among priority classes.
 
+pub mod gradient;
 mod headroom;
+pub mod latency;
 
 pub use headroom::class_threshold;

@@ -14,11 +14,13 @@
 //! lane whose worker stopped refreshing it expires and stops counting, so a
 //! dead VM cannot leak in-flight slots forever.
 
+mod adaptive;
 mod inflight;
 mod kv;
 mod lanes;
 mod memory;
 
+pub use adaptive::{AdaptiveRecord, Flush, SharedLimit};
 pub use inflight::{Acquire, SharedInflight, UpdateStats};
 pub use kv::{cas_update, CasOutcome, KvError, SharedKv, Step};
 pub use lanes::{DecodeError, Lane, LaneRecord, MAX_LANES};

@@ -120,3 +120,36 @@ fn trailing_garbage_and_non_json_are_refused() {
     let e = err("\u{0}\u{1}not json");
     assert!(!e.problem.is_empty());
 }
+
+#[test]
+fn an_adaptive_limit_takes_defaults_and_refuses_bad_bounds() {
+    let cfg = ThrottleConfig::from_json(br#"{"limit": {"adaptive": {}}, "tick_ms": 100}"#)
+        .expect("defaults are valid");
+    let LimitConfig::Adaptive(a) = &cfg.limit else {
+        panic!("adaptive expected")
+    };
+    assert_eq!(
+        (
+            a.params.min_limit,
+            a.params.max_limit,
+            a.params.initial_limit
+        ),
+        (4, 1000, 50)
+    );
+    let err =
+        ThrottleConfig::from_json(br#"{"limit": {"adaptive": {"min_limit": 10, "max_limit": 5}}}"#)
+            .unwrap_err();
+    assert_eq!(err.path, "limit.adaptive.max_limit");
+    let err =
+        ThrottleConfig::from_json(br#"{"limit": {"adaptive": {"smoothing": 0}}}"#).unwrap_err();
+    assert_eq!(err.path, "limit.adaptive.smoothing");
+    let err = ThrottleConfig::from_json(
+        br#"{"limit": {"adaptive": {"window_ms": 200}}, "tick_ms": 500}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.path, "limit.adaptive.window_ms");
+    assert!(err.problem.contains("tick_ms"), "{}", err.problem);
+    let err =
+        ThrottleConfig::from_json(br#"{"limit": {"adaptive": {"buffer": "x"}}}"#).unwrap_err();
+    assert_eq!(err.path, "limit.adaptive.buffer");
+}
