@@ -93,3 +93,50 @@ fn a_replay_is_identical_for_the_same_seed_and_differs_for_another() {
     let _ = std::fs::remove_file(&other);
     assert_ne!(a, c, "a different seed gave the same run");
 }
+
+#[test]
+fn shadow_mode_forwards_every_request_and_marks_exactly_the_ones_it_would_shed() {
+    let path = scenarios_dir().join("throttle-shadow.yaml");
+    let r = run(
+        &path,
+        &ReplayOptions {
+            keep_exchanges: true,
+            ..ReplayOptions::default()
+        },
+    );
+    assert!(!r.exchanges.is_empty());
+    let mut marked = 0i64;
+    for e in &r.exchanges {
+        let headers = e
+            .upstream_request_headers
+            .as_ref()
+            .unwrap_or_else(|| panic!("request {} was not forwarded: {e:?}", e.index));
+        let shadow: Vec<_> = headers
+            .iter()
+            .filter(|(k, _)| k == "x-sluice-shadow")
+            .collect();
+        assert!(shadow.len() <= 1, "one decision header per request: {e:?}");
+        if let Some((_, v)) = shadow.first() {
+            assert!(
+                v.starts_with("shed; class=") && v.ends_with("; reason=concurrency_limit"),
+                "{v}"
+            );
+            marked += 1;
+        }
+    }
+    let counted: i64 = r
+        .metrics
+        .iter()
+        .filter(|(name, _)| name.starts_with("sluice.throttle.rq_shadow_shed."))
+        .map(|(_, v)| v)
+        .sum();
+    assert!(marked > 1000, "{marked} requests marked");
+    // Requests still in flight at the end have no exchange yet; their
+    // decisions are counted already.
+    let offered: u64 = r.report.totals.classes.values().map(|c| c.offered).sum();
+    let unfinished = offered as i64 - r.exchanges.len() as i64;
+    assert!(
+        (0..=unfinished).contains(&(counted - marked)),
+        "{counted} decisions counted, {marked} marked on finished requests, {unfinished} unfinished"
+    );
+}

@@ -4,9 +4,10 @@
 //! The glue asks [`Throttle::classify`] and [`Throttle::threshold`], then lets
 //! [`crate::shared::SharedInflight`] admit or refuse against the shared count.
 
-use crate::config::{LimitConfig, ThrottleConfig};
+use crate::config::{LimitConfig, Mode, ThrottleConfig};
 use crate::limit::class_threshold;
 use crate::priority::{ClassId, ClassSource};
+use crate::random::Random;
 use crate::request::RequestView;
 
 /// A configured throttle.
@@ -31,6 +32,16 @@ impl Throttle {
         match &self.config.limit {
             LimitConfig::Static { max_inflight } => *max_inflight,
             LimitConfig::Adaptive(a) => a.params.min_limit,
+        }
+    }
+
+    /// Whether a shed decision is carried out: never in shadow mode; in
+    /// enforce mode for `enforce_percent` of decisions, drawn at random.
+    pub fn enforce(&self, random: &mut impl Random) -> bool {
+        match self.config.mode {
+            Mode::Shadow => false,
+            Mode::Enforce if self.config.enforce_percent >= 100.0 => true,
+            Mode::Enforce => random.next_unit() * 100.0 < self.config.enforce_percent,
         }
     }
 
@@ -67,5 +78,26 @@ mod tests {
         let (class, _) =
             t.classify(&OwnedRequest::new().with_header("x-sluice-priority", "sheddable"));
         assert_eq!(t.threshold(class), 5);
+    }
+
+    #[test]
+    fn shadow_never_enforces_and_enforce_percent_enforces_about_that_share() {
+        use crate::random::SplitMix64;
+        let shadow = Throttle::new(
+            ThrottleConfig::from_json(
+                br#"{"limit": {"static": {"max_inflight": 1}}, "mode": "shadow"}"#,
+            )
+            .expect("valid"),
+        );
+        let mut r = SplitMix64::new(9);
+        assert!((0..1000).all(|_| !shadow.enforce(&mut r)));
+        let quarter = Throttle::new(
+            ThrottleConfig::from_json(
+                br#"{"limit": {"static": {"max_inflight": 1}}, "enforce_percent": 25}"#,
+            )
+            .expect("valid"),
+        );
+        let n = (0..10_000).filter(|_| quarter.enforce(&mut r)).count();
+        assert!((2_300..2_700).contains(&n), "{n} of 10000 enforced");
     }
 }

@@ -49,3 +49,9 @@ pub fn now() -> Timestamp {
 pub fn plugin_configuration() -> Vec<u8> {
     hostcalls::buffer(hostcalls::BufferType::PluginConfiguration, 0, usize::MAX).unwrap_or_default()
 }
+
+/// Sets (replacing) a request header of the current stream. Only valid in
+/// request-header callbacks; the host's refusal is returned, never a trap.
+pub fn set_request_header(name: &str, value: &str) -> Result<(), Status> {
+    hostcalls::replace_header(MapType::RequestHeaders, name, value.as_bytes())
+}

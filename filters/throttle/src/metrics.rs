@@ -60,6 +60,10 @@ impl Layout {
             .unwrap_or(0);
         FIXED + self.classes + class.index() * ShedReason::ALL.len() + r
     }
+    /// Shed decisions not carried out (shadow mode, `enforce_percent`).
+    pub fn shadow_shed(self, class: ClassId, reason: ShedReason) -> usize {
+        self.shed(class, reason) + self.classes * ShedReason::ALL.len()
+    }
 }
 
 /// The metric table for a set of classes, and its layout.
@@ -84,6 +88,15 @@ pub fn table(classes: &PriorityClasses) -> (Vec<MetricDef>, Layout) {
         for reason in ShedReason::ALL {
             t.push(MetricDef::counter(format!(
                 "sluice.throttle.rq_shed.class.{}.reason.{}",
+                classes.name(id),
+                reason.as_str()
+            )));
+        }
+    }
+    for id in classes.ids() {
+        for reason in ShedReason::ALL {
+            t.push(MetricDef::counter(format!(
+                "sluice.throttle.rq_shadow_shed.class.{}.reason.{}",
                 classes.name(id),
                 reason.as_str()
             )));
@@ -114,6 +127,13 @@ mod tests {
             t[l.shed(sheddable, ShedReason::ConcurrencyLimit)].name,
             "sluice.throttle.rq_shed.class.sheddable.reason.concurrency_limit"
         );
-        assert_eq!(t.len(), l.shed(sheddable, ShedReason::ConcurrencyLimit) + 1);
+        assert_eq!(
+            t[l.shadow_shed(sheddable, ShedReason::ConcurrencyLimit)].name,
+            "sluice.throttle.rq_shadow_shed.class.sheddable.reason.concurrency_limit"
+        );
+        assert_eq!(
+            t.len(),
+            l.shadow_shed(sheddable, ShedReason::ConcurrencyLimit) + 1
+        );
     }
 }

@@ -57,6 +57,13 @@ impl HttpContext for ThrottleStream {
                 worker.reply_shed(reason);
                 Action::Pause
             }
+            (class, Admission::Shadow(reason)) => {
+                self.admitted_at = Some(host::now());
+                let (name, value) = worker.shadow_header(class, reason);
+                // Best effort: a host that refuses the header still forwards.
+                let _ = host::set_request_header(name, &value);
+                Action::Continue
+            }
         }
     }
 

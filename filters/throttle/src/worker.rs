@@ -42,6 +42,8 @@ pub struct Worker {
     throttle: Throttle,
     inflight: RefCell<SharedInflight>,
     adaptive: Option<RefCell<Adaptive>>,
+    /// Draws for `enforce_percent`.
+    random: RefCell<SplitMix64>,
     metrics: Metrics,
     layout: Layout,
 }
@@ -52,6 +54,10 @@ pub enum Admission {
     Admitted,
     /// Refused with this reason; no slot held.
     Shed(ShedReason),
+    /// The policy would shed it for this reason, but the decision is not
+    /// enforced (shadow mode or `enforce_percent`): forwarded, holding a
+    /// slot, with the decision in a request header.
+    Shadow(ShedReason),
 }
 
 impl Worker {
@@ -84,6 +90,7 @@ impl Worker {
             throttle,
             inflight: RefCell::new(inflight),
             adaptive,
+            random: RefCell::new(SplitMix64::new(worker_id)),
             metrics,
             layout,
         }
@@ -127,6 +134,9 @@ impl Worker {
             }
             Acquire::Full { inflight } => {
                 let reason = ShedReason::ConcurrencyLimit;
+                if !self.throttle.enforce(&mut *self.random.borrow_mut()) {
+                    return (class, self.forward_unenforced(class, reason));
+                }
                 self.metrics.add(self.layout.shed(class, reason), 1);
                 self.metrics.set(self.layout.inflight(), inflight);
                 log::debug(|| {
@@ -142,6 +152,43 @@ impl Worker {
                 (class, Admission::Shed(reason))
             }
         }
+    }
+
+    /// Forwards a request the policy would shed: it takes a slot like any
+    /// forwarded request (the in-flight count stays the real load), and the
+    /// decision is counted and logged.
+    fn forward_unenforced(&self, class: ClassId, reason: ShedReason) -> Admission {
+        let (acquire, stats) =
+            self.inflight
+                .borrow_mut()
+                .try_acquire(&EnvoySharedData, host::now(), u32::MAX);
+        self.record_update(&stats);
+        if let Acquire::Admitted { inflight_before } = acquire {
+            self.metrics
+                .set(self.layout.inflight(), inflight_before + 1);
+        }
+        self.metrics.add(self.layout.shadow_shed(class, reason), 1);
+        log::debug(|| {
+            format!(
+                "shadow shed class={} reason={} (not enforced)",
+                self.throttle.config().classes.name(class),
+                reason
+            )
+        });
+        Admission::Shadow(reason)
+    }
+
+    /// The header value recording an unenforced decision.
+    pub fn shadow_header(&self, class: ClassId, reason: ShedReason) -> (&str, String) {
+        let config = self.throttle.config();
+        (
+            config.shadow_header.as_str(),
+            format!(
+                "shed; class={}; reason={}",
+                config.classes.name(class),
+                reason
+            ),
+        )
     }
 
     /// Sends the configured local reply for a shed request.

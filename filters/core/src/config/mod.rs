@@ -16,4 +16,4 @@ mod validate;
 pub use adaptive::AdaptiveLimit;
 pub use error::ConfigError;
 pub use shed::ShedResponse;
-pub use throttle::{LimitConfig, ThrottleConfig};
+pub use throttle::{LimitConfig, Mode, ThrottleConfig};

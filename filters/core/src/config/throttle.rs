@@ -35,6 +35,17 @@ pub enum LimitConfig {
     Adaptive(AdaptiveLimit),
 }
 
+/// Whether decisions are carried out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Shed what the policy sheds (for `enforce_percent` of requests).
+    #[default]
+    Enforce,
+    /// Decide and record, but forward every request.
+    Shadow,
+}
+
 /// A validated throttle configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ThrottleConfig {
@@ -47,6 +58,13 @@ pub struct ThrottleConfig {
     pub destination: String,
     /// Period of the housekeeping tick (lane heartbeats, gauges).
     pub tick: Duration,
+    pub mode: Mode,
+    /// Percentage of shed decisions carried out in `enforce` mode, in
+    /// [0, 100]; the others are forwarded and recorded as in shadow mode.
+    pub enforce_percent: f64,
+    /// Request header added to the upstream request when a decision was
+    /// not enforced (`shed; class=<c>; reason=<r>`).
+    pub shadow_header: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +83,20 @@ struct RawThrottleConfig {
     destination: String,
     #[serde(default = "default_tick_ms")]
     tick_ms: u32,
+    #[serde(default)]
+    mode: Mode,
+    #[serde(default = "default_enforce_percent")]
+    enforce_percent: f64,
+    #[serde(default = "default_shadow_header")]
+    shadow_header: String,
+}
+
+fn default_enforce_percent() -> f64 {
+    100.0
+}
+
+fn default_shadow_header() -> String {
+    "x-sluice-shadow".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,7 +154,21 @@ impl ThrottleConfig {
         };
         let shed_response = shed::validate(&root.field("shed_response"), raw.shed_response)?;
         let destination = validate::identifier(&root.field("destination"), &raw.destination)?;
+        if !raw.enforce_percent.is_finite() {
+            return Err(root.field("enforce_percent").error("not a number"));
+        }
+        let enforce_percent = validate::in_range(
+            &root.field("enforce_percent"),
+            raw.enforce_percent,
+            0.0,
+            100.0,
+        )?;
+        let shadow_header =
+            validate::header_name(&root.field("shadow_header"), &raw.shadow_header)?;
         Ok(ThrottleConfig {
+            mode: raw.mode,
+            enforce_percent,
+            shadow_header,
             classes,
             classifier: HeaderClassifier::new(header),
             limit,

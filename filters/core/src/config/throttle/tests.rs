@@ -153,3 +153,18 @@ fn an_adaptive_limit_takes_defaults_and_refuses_bad_bounds() {
         ThrottleConfig::from_json(br#"{"limit": {"adaptive": {"buffer": "x"}}}"#).unwrap_err();
     assert_eq!(err.path, "limit.adaptive.buffer");
 }
+
+#[test]
+fn shadow_mode_and_enforce_percent_are_read_and_checked() {
+    let cfg = ThrottleConfig::from_json(
+        br#"{"limit": {"static": {"max_inflight": 5}}, "mode": "shadow", "enforce_percent": 25}"#,
+    )
+    .expect("valid");
+    assert_eq!(cfg.mode, Mode::Shadow);
+    assert_eq!(cfg.enforce_percent, 25.0);
+    assert_eq!(cfg.shadow_header, "x-sluice-shadow");
+    let e = err(r#"{"limit": {"static": {"max_inflight": 5}}, "mode": "dry_run"}"#);
+    assert_eq!(e.path, "mode");
+    let e = err(r#"{"limit": {"static": {"max_inflight": 5}}, "enforce_percent": 101}"#);
+    assert_eq!(e.path, "enforce_percent");
+}
