@@ -29,7 +29,8 @@ impl ThrottleStream {
     fn release(&mut self, completed: bool) {
         if let Some(admitted_at) = self.admitted_at.take() {
             if let Some(worker) = &self.worker {
-                let latency = completed.then(|| host::now().saturating_since(admitted_at));
+                let latency =
+                    completed.then(|| (host::now().saturating_since(admitted_at), admitted_at));
                 worker.release(latency);
             }
         }

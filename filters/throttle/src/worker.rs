@@ -9,6 +9,7 @@ use sluice_core::priority::{ClassId, ClassSource};
 use sluice_core::random::SplitMix64;
 use sluice_core::shared::{Acquire, SharedInflight, SharedLimit, UpdateStats};
 use sluice_core::throttle::Throttle;
+use sluice_core::time::Timestamp;
 use sluice_glue::host::{self, EnvoySharedData, RequestHeaders};
 use sluice_glue::log;
 use sluice_glue::metrics::Metrics;
@@ -139,6 +140,9 @@ impl Worker {
                 }
                 self.metrics.add(self.layout.shed(class, reason), 1);
                 self.metrics.set(self.layout.inflight(), inflight);
+                if let Some(a) = &self.adaptive {
+                    a.borrow_mut().limit.observe_shed();
+                }
                 log::debug(|| {
                     format!(
                         "shed class={} reason={} inflight={} threshold={} limit={}",
@@ -205,9 +209,9 @@ impl Worker {
     /// Frees one admitted request's slot; `latency` (from admission to the
     /// end of the response) feeds the adaptive limit when the stream
     /// completed.
-    pub fn release(&self, latency: Option<Duration>) {
-        if let (Some(a), Some(l)) = (&self.adaptive, latency) {
-            a.borrow_mut().limit.record_latency(l);
+    pub fn release(&self, latency: Option<(Duration, Timestamp)>) {
+        if let (Some(a), Some((l, admitted_at))) = (&self.adaptive, latency) {
+            a.borrow_mut().limit.record_latency(l, admitted_at);
         }
         let (total, stats) = self
             .inflight

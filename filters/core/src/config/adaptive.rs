@@ -49,7 +49,7 @@ impl Default for RawAdaptive {
             smoothing: 0.3,
             window_ms: 1000,
             percentile: 0.9,
-            min_rtt_interval_s: 30,
+            min_rtt_interval_s: 60,
             probe_jitter: 0.15,
             max_latency_ms: None,
         }

@@ -19,13 +19,22 @@
 //!   [0.5, 2] a single window can at most halve or double the target, so the
 //!   limit never jumps.
 //! - **App-limited**: if the peak in-flight of the window stayed below half
-//!   of the limit, the service was not pushed and the sample says nothing
-//!   about capacity: the limit does not grow (it may still shrink).
+//!   of the limit and nothing was shed, the service was not pushed and the
+//!   sample says nothing about capacity: the limit does not grow (it may
+//!   still shrink). Sheds count as demand: a class held at its share of the
+//!   limit is pushing, even if the total in flight looks low.
 //! - **Re-probing `min_rtt`**: the baseline drifts (deploys, noisy
 //!   neighbours), so every `min_rtt_interval` (± `probe_jitter`, so that
 //!   many sidecars do not probe in lockstep) the limit drops to `min_limit`
 //!   for one window and the latency measured there becomes the new
-//!   baseline, as in Envoy.
+//!   baseline, as in Envoy. A window that was uncongested (at or below
+//!   `min_limit` in flight, or app-limited with its latency within the
+//!   tolerance) measured the baseline passively: no forced probe. So does
+//!   a window at the floor (`limit = min_limit`): latency there is the
+//!   service's own, and waiting for the next probe would pin the limit at
+//!   the floor through a brownout.
+//!   Only requests admitted during the probe count towards it (requests
+//!   queued before it would inflate the baseline).
 //! - **A latency ceiling**: a baseline measured while the service is
 //!   degraded (a probe during a brownout) accepts the degraded latency as
 //!   normal, and the limit grows back into the queue. `max_latency`, when
@@ -73,6 +82,8 @@ pub struct WindowSample {
     pub rtt: Duration,
     /// Largest in-flight count seen in the window.
     pub peak_inflight: u32,
+    /// Requests refused in the window (demand the in-flight peak hides).
+    pub shed: u64,
 }
 
 /// Where the controller is.
@@ -158,6 +169,37 @@ impl GradientParams {
                 next.next_probe = self.next_probe_after(now, random);
                 return (next, LimitReason::MinRttMeasured);
             }
+            // Due, but the window was uncongested: it ran at or below the
+            // probe's concurrency, or it was app-limited with its latency
+            // within the tolerance of the baseline. Its latency is a
+            // baseline measurement, taken without forcing a probe (and
+            // without shedding anything to get it).
+            Phase::Tracking
+                if now >= state.next_probe
+                    && sample.samples >= MIN_SAMPLES
+                    && (sample.peak_inflight <= self.min_limit
+                        || (f64::from(sample.peak_inflight) < state.limit / 2.0
+                            && sample.shed == 0
+                            && state.min_rtt.is_some_and(|m| {
+                                sample.rtt.as_secs_f64() <= m.as_secs_f64() * (1.0 + self.buffer)
+                            }))) =>
+            {
+                next.min_rtt = Some(sample.rtt);
+                next.next_probe = self.next_probe_after(now, random);
+                return (next, LimitReason::MinRttMeasured);
+            }
+            // Pinned at the floor, the window's latency is the service's
+            // own: it got slower (a brownout), not more queued. It becomes
+            // the baseline now, and the gradient below moves from it, rather
+            // than the old baseline holding the limit at the floor until the
+            // next probe.
+            Phase::Tracking
+                if state.limit <= f64::from(self.min_limit)
+                    && sample.samples >= MIN_SAMPLES
+                    && sample.peak_inflight <= self.min_limit =>
+            {
+                next.min_rtt = Some(sample.rtt);
+            }
             Phase::Tracking if now >= state.next_probe => {
                 next.phase = Phase::Probing;
                 next.resume_limit = state.limit;
@@ -166,7 +208,7 @@ impl GradientParams {
             }
             Phase::Tracking => {}
         }
-        let Some(min_rtt) = state.min_rtt else {
+        let Some(min_rtt) = next.min_rtt else {
             return (next, LimitReason::TooFewSamples);
         };
         if sample.samples < MIN_SAMPLES || sample.rtt.is_zero() {
@@ -180,7 +222,7 @@ impl GradientParams {
         let scaled = gradient * state.limit;
         let target = scaled + scaled.sqrt();
         let moved = state.limit + self.smoothing.clamp(0.0, 1.0) * (target - state.limit);
-        let app_limited = f64::from(sample.peak_inflight) < state.limit / 2.0;
+        let app_limited = f64::from(sample.peak_inflight) < state.limit / 2.0 && sample.shed == 0;
         if moved > state.limit && app_limited {
             return (next, LimitReason::AppLimited);
         }

@@ -26,7 +26,7 @@ use crate::time::Timestamp;
 use std::time::Duration;
 
 const VERSION: u8 = 1;
-const LEN: usize = 1 + 8 + 8 + 1 + 8 + 8 + 8 + 4 + 8 + BUCKETS * 4;
+const LEN: usize = 1 + 8 + 8 + 1 + 8 + 8 + 8 + 4 + 4 + 8 + BUCKETS * 4;
 
 /// The shared record.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +34,8 @@ pub struct AdaptiveRecord {
     pub state: GradientState,
     pub window_start: Timestamp,
     pub peak_inflight: u32,
+    /// Requests shed in the window.
+    pub shed: u32,
     /// Latency of the last closed window (0 if none yet).
     pub last_rtt: Duration,
     pub window: LatencyHistogram,
@@ -54,6 +56,7 @@ impl AdaptiveRecord {
         out.extend_from_slice(&self.state.next_probe.as_nanos().to_le_bytes());
         out.extend_from_slice(&self.window_start.as_nanos().to_le_bytes());
         out.extend_from_slice(&self.peak_inflight.to_le_bytes());
+        out.extend_from_slice(&self.shed.to_le_bytes());
         out.extend_from_slice(&nanos(self.last_rtt).to_le_bytes());
         for c in self.window.counts() {
             out.extend_from_slice(&c.to_le_bytes());
@@ -79,6 +82,7 @@ impl AdaptiveRecord {
         let next_probe = Timestamp::from_nanos(u64::from_le_bytes(r.take()?));
         let window_start = Timestamp::from_nanos(u64::from_le_bytes(r.take()?));
         let peak_inflight = u32::from_le_bytes(r.take()?);
+        let shed = u32::from_le_bytes(r.take()?);
         let last_rtt = Duration::from_nanos(u64::from_le_bytes(r.take()?));
         let mut counts = [0u32; BUCKETS];
         for c in counts.iter_mut() {
@@ -97,6 +101,7 @@ impl AdaptiveRecord {
             },
             window_start,
             peak_inflight,
+            shed,
             last_rtt,
             window: LatencyHistogram::from_counts(counts),
         })
@@ -139,7 +144,11 @@ pub struct SharedLimit {
     percentile: f64,
     local: LatencyHistogram,
     local_peak: u32,
+    local_shed: u32,
     record: Option<AdaptiveRecord>,
+    /// Since when this worker has admitted against the probe's limit: set
+    /// at the first flush that read a probing record.
+    probing_since: Option<Timestamp>,
 }
 
 impl SharedLimit {
@@ -158,7 +167,9 @@ impl SharedLimit {
             percentile,
             local: LatencyHistogram::default(),
             local_peak: 0,
+            local_shed: 0,
             record: None,
+            probing_since: None,
         }
     }
 
@@ -180,9 +191,22 @@ impl SharedLimit {
         self.record.as_ref()
     }
 
-    /// A completed request's latency, measured from admission.
-    pub fn record_latency(&mut self, latency: Duration) {
+    /// A completed request's latency, measured from its admission at
+    /// `admitted_at`. While the baseline is being probed, only requests this
+    /// worker admitted against the probe's limit count: the others queued
+    /// at the old limit and would inflate the baseline.
+    pub fn record_latency(&mut self, latency: Duration, admitted_at: Timestamp) {
+        if let Some(since) = self.probing_since {
+            if admitted_at < since {
+                return;
+            }
+        }
         self.local.record(latency);
+    }
+
+    /// A request refused by the throttle.
+    pub fn observe_shed(&mut self) {
+        self.local_shed = self.local_shed.saturating_add(1);
     }
 
     /// In-flight across all workers, as seen at an admission.
@@ -198,7 +222,8 @@ impl SharedLimit {
     pub fn flush(&mut self, kv: &impl SharedKv, now: Timestamp, random: &mut impl Random) -> Flush {
         let mut stats = UpdateStats::default();
         let (params, window, percentile) = (&self.params, self.window, self.percentile);
-        let (local, local_peak) = (&self.local, self.local_peak);
+        let (local, local_peak, local_shed) = (&self.local, self.local_peak, self.local_shed);
+        let knew_of_probe = self.probing_since.is_some();
         let mut resets = 0;
         let outcome = cas_update(kv, &self.key, MAX_CAS_ATTEMPTS, |bytes| {
             let current = bytes.and_then(AdaptiveRecord::decode);
@@ -212,13 +237,19 @@ impl SharedLimit {
                     state: params.start(now),
                     window_start: now,
                     peak_inflight: 0,
+                    shed: 0,
                     last_rtt: Duration::ZERO,
                     window: LatencyHistogram::default(),
                 };
                 return Step::Write(rec.encode(), (rec, None, false));
             };
-            rec.window.merge(local);
-            rec.peak_inflight = rec.peak_inflight.max(local_peak);
+            // Samples gathered before this worker learnt of a probe came
+            // from the old limit: they are dropped, not merged into it.
+            if rec.state.phase != Phase::Probing || knew_of_probe {
+                rec.window.merge(local);
+                rec.peak_inflight = rec.peak_inflight.max(local_peak);
+                rec.shed = rec.shed.saturating_add(local_shed);
+            }
             let mut closed = None;
             if now.saturating_since(rec.window_start) >= window {
                 let rtt = rec.window.quantile(percentile).unwrap_or(Duration::ZERO);
@@ -226,6 +257,7 @@ impl SharedLimit {
                     samples: rec.window.count(),
                     rtt,
                     peak_inflight: rec.peak_inflight,
+                    shed: u64::from(rec.shed),
                 };
                 let (state, reason) = params.update(&rec.state, &sample, now, random);
                 rec.state = state;
@@ -234,6 +266,7 @@ impl SharedLimit {
                 }
                 rec.window = LatencyHistogram::default();
                 rec.peak_inflight = 0;
+                rec.shed = 0;
                 rec.window_start = now;
                 closed = Some(reason);
             }
@@ -245,10 +278,17 @@ impl SharedLimit {
                 stats.cas_retries = o.attempts.saturating_sub(1);
                 let (rec, closed, merged) = o.result;
                 if o.committed {
-                    if merged {
+                    let entering_probe =
+                        rec.state.phase == Phase::Probing && self.probing_since.is_none();
+                    if merged || entering_probe {
                         self.local = LatencyHistogram::default();
                         self.local_peak = 0;
+                        self.local_shed = 0;
                     }
+                    self.probing_since = match rec.state.phase {
+                        Phase::Probing => self.probing_since.or(Some(now)),
+                        Phase::Tracking => None,
+                    };
                     self.record = Some(rec);
                 } else {
                     stats.deferred = true;

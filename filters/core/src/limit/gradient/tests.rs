@@ -35,6 +35,7 @@ fn sample(rtt: Duration, peak: u32) -> WindowSample {
         samples: 100,
         rtt,
         peak_inflight: peak,
+        shed: 0,
     }
 }
 
@@ -65,6 +66,7 @@ fn a_probe_without_enough_samples_keeps_probing() {
         samples: 3,
         rtt: ms(20),
         peak_inflight: 3,
+        shed: 0,
     };
     let (s2, why) = p.update(
         &s,
@@ -105,6 +107,14 @@ fn an_app_limited_window_does_not_grow_the_limit_but_may_shrink_it() {
     assert_eq!(same.limit, 100.0);
     let (down, _) = p.update(&s, &sample(ms(80), 10), Timestamp::ZERO, &mut r);
     assert!(down.limit < 100.0);
+    // Sheds are demand: a window that shed is not app-limited.
+    let shedding = WindowSample {
+        shed: 5,
+        ..sample(ms(20), 10)
+    };
+    let (up, why) = p.update(&s, &shedding, Timestamp::ZERO, &mut r);
+    assert!(matches!(why, LimitReason::Gradient(_)), "{why:?}");
+    assert!(up.limit > 100.0);
 }
 
 #[test]
@@ -193,7 +203,7 @@ proptest! {
         let mut r = SplitMix64::new(seed);
         let mut s = p.start(Timestamp::ZERO);
         for (i, (rtt_ms, samples, peak)) in rtts.into_iter().enumerate() {
-            let w = WindowSample { samples, rtt: Duration::from_millis(rtt_ms), peak_inflight: peak };
+            let w = WindowSample { samples, rtt: Duration::from_millis(rtt_ms), peak_inflight: peak, shed: 0 };
             s = p.update(&s, &w, Timestamp::from_millis(i as u64 * 700), &mut r).0;
             prop_assert!(s.limit >= f64::from(p.min_limit) && s.limit <= f64::from(p.max_limit),
                 "limit {} outside [{}, {}]", s.limit, p.min_limit, p.max_limit);
@@ -215,4 +225,32 @@ fn a_latency_ceiling_holds_even_when_the_baseline_was_measured_degraded() {
     let (down, why) = p.update(&s, &sample(ms(240), 60), Timestamp::ZERO, &mut r);
     assert!(down.limit < 60.0, "{}", down.limit);
     assert!(matches!(why, LimitReason::Gradient(g) if g < 0.5 + 1e-9));
+}
+
+#[test]
+fn a_due_probe_is_skipped_when_the_window_already_ran_at_the_probe_concurrency() {
+    let p = params();
+    let mut r = SplitMix64::new(1);
+    let mut s = tracking(120.0, ms(20));
+    s.next_probe = Timestamp::from_millis(5000);
+    let (next, why) = p.update(&s, &sample(ms(18), 3), Timestamp::from_millis(5000), &mut r);
+    assert_eq!(why, LimitReason::MinRttMeasured);
+    assert_eq!(next.phase, Phase::Tracking);
+    assert_eq!(next.min_rtt, Some(ms(18)));
+    assert_eq!(next.current(), 120, "no drop to the minimum");
+    assert!(next.next_probe > Timestamp::from_millis(5000));
+}
+
+#[test]
+fn at_the_floor_the_baseline_follows_a_slower_service_without_waiting_for_a_probe() {
+    let p = params();
+    let mut r = SplitMix64::new(1);
+    let s = tracking(4.0, ms(20));
+    let (next, why) = p.update(&s, &sample(ms(100), 4), Timestamp::ZERO, &mut r);
+    assert!(
+        matches!(why, LimitReason::Gradient(g) if (g - 1.25).abs() < 1e-9),
+        "{why:?}"
+    );
+    assert_eq!(next.min_rtt, Some(ms(100)));
+    assert!(next.limit > 4.0, "{}", next.limit);
 }

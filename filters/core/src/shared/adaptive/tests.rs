@@ -31,6 +31,7 @@ fn records_round_trip_and_garbage_does_not_decode() {
         state: params().start(at(5)),
         window_start: at(5),
         peak_inflight: 17,
+        shed: 3,
         last_rtt: Duration::from_millis(9),
         window,
     };
@@ -69,7 +70,7 @@ fn every_workers_samples_reach_the_window_and_one_flush_closes_it() {
     }
     for (i, w) in workers.iter_mut().enumerate() {
         for _ in 0..(10 + i) {
-            w.record_latency(Duration::from_millis(10));
+            w.record_latency(Duration::from_millis(10), at(400));
         }
         w.observe_inflight(3 + i as u64);
     }
@@ -114,7 +115,7 @@ fn a_lost_race_keeps_the_samples_for_the_next_flush() {
     let mut l = limit();
     let mut r = SplitMix64::new(1);
     l.flush(&kv, at(0), &mut r);
-    l.record_latency(Duration::from_millis(5));
+    l.record_latency(Duration::from_millis(5), at(50));
     let f = l.flush(&Contended(kv), at(100), &mut r);
     assert!(f.stats.deferred);
     assert_eq!(f.stats.cas_retries, MAX_CAS_ATTEMPTS - 1);
@@ -123,4 +124,24 @@ fn a_lost_race_keeps_the_samples_for_the_next_flush() {
     l.flush(&kv, at(300), &mut r);
     let rec = AdaptiveRecord::decode(&kv.get("sluice.v1.limit.t").unwrap().unwrap().0).unwrap();
     assert_eq!(rec.window.count(), 1, "the sample survived the lost race");
+}
+
+#[test]
+fn while_probing_only_requests_admitted_against_the_probe_limit_count() {
+    let kv = MemoryKv::new();
+    let mut r = SplitMix64::new(1);
+    let mut l = limit();
+    // Samples from before this worker read the probing record are dropped.
+    l.record_latency(Duration::from_millis(300), at(900));
+    l.flush(&kv, at(1_000), &mut r); // creates the record: probing from t = 1 s
+                                     // From its first flush that read the probe, only later admissions count.
+    l.record_latency(Duration::from_millis(300), at(950));
+    l.record_latency(Duration::from_millis(10), at(1_060));
+    l.flush(&kv, at(1_100), &mut r);
+    let rec = AdaptiveRecord::decode(&kv.get("sluice.v1.limit.t").unwrap().unwrap().0).unwrap();
+    assert_eq!(rec.window.count(), 1);
+    assert_eq!(
+        rec.window.quantile(1.0).map(|d| d.as_millis() < 20),
+        Some(true)
+    );
 }
