@@ -15,6 +15,8 @@ use crate::vm::{Vm, VmFailure};
 enum Step {
     Continue,
     Pause,
+    /// The filter's VM failed in this callback.
+    Failed,
 }
 
 /// Body bytes the harness sends for a request or response of `len` bytes.
@@ -152,10 +154,8 @@ impl World {
             Ok(Action::Pause) => Step::Pause,
             Ok(Action::Continue) => Step::Continue,
             Err(failure) => {
-                // The stream goes on without this filter (Envoy marks the
-                // VM failed; its policy applies to new streams).
                 self.report_failure(key, &failure);
-                Step::Continue
+                Step::Failed
             }
         }
     }
@@ -199,6 +199,22 @@ impl World {
                 vm.request_body(id, body_len as u32, true)
             }),
         };
+        if let Step::Failed = step {
+            // As proxy-wasm-cpp-host's CHECK_FAIL_HTTP: with fail-open the
+            // stream continues without the filter; otherwise this stream
+            // gets a 503 local reply (`failStream`), and later streams meet
+            // the policy when the filter starts.
+            let policy = self.config.plugins[i].failure_policy;
+            if let Some(s) = self.streams.get_mut(&sid) {
+                s.slots[i] = Slot::Skipped;
+            }
+            self.fail_stream(sid, i, policy);
+            return if policy == FailurePolicy::FailOpen {
+                Step::Continue
+            } else {
+                Step::Pause
+            };
+        }
         if let (Step::Continue, Some(vm)) = (&step, self.vms.slot_mut(key).and_then(|s| s.live())) {
             vm.set_access(id, Access::NONE);
         }
@@ -244,6 +260,12 @@ impl World {
                 vm.response_body(id, body_len, true)
             }),
         };
+        if let Step::Failed = step {
+            // The response is already under way: the stream finishes
+            // without the filter (Envoy would reset it under fail-closed;
+            // the harness lets it complete).
+            return Step::Continue;
+        }
         if let (Step::Continue, Some(vm)) = (&step, self.vms.slot_mut(key).and_then(|s| s.live())) {
             vm.set_access(id, Access::NONE);
         }
