@@ -20,6 +20,7 @@ pub mod config;
 mod deferred;
 pub mod events;
 pub mod exchange;
+mod fast_map;
 pub mod upstream;
 mod vms;
 pub mod world;

@@ -4,6 +4,7 @@ use super::collector::{Collector, Outcome};
 use super::config::{Balance, SimConfig};
 use super::events::EventQueue;
 use super::exchange::Exchange;
+use super::fast_map::IdMap;
 use super::upstream::Cluster;
 use super::vms::{Shared, Vms};
 use crate::host::clock::VirtualClock;
@@ -16,7 +17,6 @@ use crate::host::stream::{RequestInfo, SharedStream, StreamData};
 use crate::vm::VmFailure;
 use sluice_report::model::VmEvent;
 use sluice_traffic::{Recorded, RequestSpec};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -175,9 +175,9 @@ pub struct World {
     pub(super) events: EventQueue<Event>,
     pub(super) vms: Vms,
     pub(super) shared: Shared,
-    pub(super) streams: HashMap<u64, Stream>,
-    pub(super) contexts: HashMap<(VmKey, u32), (u64, usize)>,
-    pub(super) tick_generation: HashMap<(VmKey, usize), u32>,
+    pub(super) streams: IdMap<u64, Stream>,
+    pub(super) contexts: IdMap<(VmKey, u32), (u64, usize)>,
+    pub(super) tick_generation: IdMap<(VmKey, usize), u32>,
     pub(super) clusters: Vec<Cluster>,
     pub(super) collector: Collector,
     pub(super) draws: Draws,
@@ -186,7 +186,7 @@ pub struct World {
     next_request: Option<RequestSpec>,
     next_stream: u64,
     round_robin: u32,
-    reported: HashMap<(VmKey, u32), ()>,
+    reported: IdMap<(VmKey, u32), ()>,
     pub(super) simulated: u64,
     pub(super) exchanges: Vec<Exchange>,
 }
@@ -245,9 +245,9 @@ impl World {
                 workers: Vec::new(),
             },
             shared,
-            streams: HashMap::new(),
-            contexts: HashMap::new(),
-            tick_generation: HashMap::new(),
+            streams: IdMap::default(),
+            contexts: IdMap::default(),
+            tick_generation: IdMap::default(),
             clusters,
             collector,
             driving: None,
@@ -255,7 +255,7 @@ impl World {
             next_request: None,
             next_stream: 0,
             round_robin: 0,
-            reported: HashMap::new(),
+            reported: IdMap::default(),
             simulated: 0,
             exchanges: Vec::new(),
             config,
