@@ -10,14 +10,18 @@ pub enum ShedReason {
     /// In-flight requests (across all workers) reached the class's threshold:
     /// `⌊limit × share(class)⌋`.
     ConcurrencyLimit,
+    /// The service has been failing this class's requests: refused with the
+    /// success-rate throttle's probability (`limit::success_rate`).
+    SuccessRate,
 }
 
 impl ShedReason {
-    pub const ALL: [ShedReason; 1] = [ShedReason::ConcurrencyLimit];
+    pub const ALL: [ShedReason; 2] = [ShedReason::ConcurrencyLimit, ShedReason::SuccessRate];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             ShedReason::ConcurrencyLimit => "concurrency_limit",
+            ShedReason::SuccessRate => "success_rate",
         }
     }
 }

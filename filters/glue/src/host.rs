@@ -50,6 +50,13 @@ pub fn plugin_configuration() -> Vec<u8> {
     hostcalls::buffer(hostcalls::BufferType::PluginConfiguration, 0, usize::MAX).unwrap_or_default()
 }
 
+/// The `:status` of the current stream's response, where the callback may
+/// read response headers (`on_response_headers`, `on_log`).
+pub fn response_status() -> Option<u16> {
+    let value = hostcalls::header(MapType::ResponseHeaders, ":status").ok()??;
+    std::str::from_utf8(&value).ok()?.parse().ok()
+}
+
 /// Sets (replacing) a request header of the current stream. Only valid in
 /// request-header callbacks; the host's refusal is returned, never a trap.
 pub fn set_request_header(name: &str, value: &str) -> Result<(), Status> {

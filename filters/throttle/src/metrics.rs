@@ -132,8 +132,12 @@ mod tests {
             "sluice.throttle.rq_shadow_shed.class.sheddable.reason.concurrency_limit"
         );
         assert_eq!(
+            t[l.shed(sheddable, ShedReason::SuccessRate)].name,
+            "sluice.throttle.rq_shed.class.sheddable.reason.success_rate"
+        );
+        assert_eq!(
             t.len(),
-            l.shadow_shed(sheddable, ShedReason::ConcurrencyLimit) + 1
+            l.shadow_shed(sheddable, ShedReason::SuccessRate) + 1
         );
     }
 }

@@ -3,6 +3,7 @@
 use crate::worker::{Admission, Worker};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use sluice_core::priority::ClassId;
 use sluice_core::time::Timestamp;
 use sluice_glue::host;
 use std::rc::Rc;
@@ -12,6 +13,8 @@ pub struct ThrottleStream {
     /// When the request was admitted, while this stream holds an in-flight
     /// slot.
     admitted_at: Option<Timestamp>,
+    /// The request's class, once classified.
+    class: Option<ClassId>,
 }
 
 impl ThrottleStream {
@@ -19,6 +22,7 @@ impl ThrottleStream {
         ThrottleStream {
             worker,
             admitted_at: None,
+            class: None,
         }
     }
 
@@ -49,7 +53,9 @@ impl HttpContext for ThrottleStream {
         let Some(worker) = &self.worker else {
             return Action::Continue;
         };
-        match worker.admit() {
+        let (class, admission) = worker.admit();
+        self.class = Some(class);
+        match (class, admission) {
             (_, Admission::Admitted) => {
                 self.admitted_at = Some(host::now());
                 Action::Continue
@@ -69,6 +75,13 @@ impl HttpContext for ThrottleStream {
     }
 
     fn on_log(&mut self) {
+        // An accept, for success-rate throttling: a forwarded request the
+        // service answered without a 5xx or 429.
+        if let (Some(worker), Some(class), Some(_)) = (&self.worker, self.class, self.admitted_at) {
+            if host::response_status().is_some_and(|s| s < 500 && s != 429) {
+                worker.record_accept(class);
+            }
+        }
         self.release(true);
     }
 }

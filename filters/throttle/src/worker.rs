@@ -6,8 +6,9 @@ use sluice_core::config::{LimitConfig, ThrottleConfig};
 use sluice_core::decision::ShedReason;
 use sluice_core::limit::gradient::LimitReason;
 use sluice_core::priority::{ClassId, ClassSource};
+use sluice_core::random::Random;
 use sluice_core::random::SplitMix64;
-use sluice_core::shared::{Acquire, SharedInflight, SharedLimit, UpdateStats};
+use sluice_core::shared::{Acquire, SharedInflight, SharedLimit, SharedSuccess, UpdateStats};
 use sluice_core::throttle::Throttle;
 use sluice_core::time::Timestamp;
 use sluice_glue::host::{self, EnvoySharedData, RequestHeaders};
@@ -29,6 +30,11 @@ pub fn limit_key(destination: &str) -> String {
     format!("sluice.v1.limit.{destination}")
 }
 
+/// Shared-data key of a destination's success counts.
+pub fn success_key(destination: &str) -> String {
+    format!("sluice.v1.success.{destination}")
+}
+
 /// The adaptive limit and the random draws its probes are jittered with.
 struct Adaptive {
     limit: SharedLimit,
@@ -43,7 +49,8 @@ pub struct Worker {
     throttle: Throttle,
     inflight: RefCell<SharedInflight>,
     adaptive: Option<RefCell<Adaptive>>,
-    /// Draws for `enforce_percent`.
+    success: Option<RefCell<SharedSuccess>>,
+    /// Draws for `enforce_percent` and success-rate throttling.
     random: RefCell<SplitMix64>,
     metrics: Metrics,
     layout: Layout,
@@ -85,12 +92,20 @@ impl Worker {
                 random: SplitMix64::new(worker_id ^ 0x5EED),
             })),
         };
+        let success = config.success_rate.as_ref().map(|p| {
+            RefCell::new(SharedSuccess::new(
+                success_key(&config.destination),
+                p.clone(),
+                config.classes.len(),
+            ))
+        });
         let throttle = Throttle::new(config);
         metrics.set(layout.limit(), u64::from(throttle.limit()));
         Worker {
             throttle,
             inflight: RefCell::new(inflight),
             adaptive,
+            success,
             random: RefCell::new(SplitMix64::new(worker_id)),
             metrics,
             layout,
@@ -115,6 +130,29 @@ impl Worker {
         let (class, source) = self.throttle.classify(&RequestHeaders);
         if source == ClassSource::UnknownValue {
             self.metrics.add(self.layout.unknown_priority(), 1);
+        }
+        if let Some(s) = &self.success {
+            let p = {
+                let mut s = s.borrow_mut();
+                s.record_request(class.index());
+                s.reject_probability(class.index())
+            };
+            if p > 0.0 && self.random.borrow_mut().next_unit() < p {
+                let reason = ShedReason::SuccessRate;
+                if !self.throttle.enforce(&mut *self.random.borrow_mut()) {
+                    return (class, self.forward_unenforced(class, reason));
+                }
+                self.metrics.add(self.layout.shed(class, reason), 1);
+                log::debug(|| {
+                    format!(
+                        "shed class={} reason={} reject_probability={}‰",
+                        self.throttle.config().classes.name(class),
+                        reason,
+                        (p * 1000.0) as u32
+                    )
+                });
+                return (class, Admission::Shed(reason));
+            }
         }
         let limit = self.limit();
         let threshold = self.throttle.threshold_at(limit, class);
@@ -206,6 +244,14 @@ impl Worker {
         }
     }
 
+    /// The service answered a forwarded request of `class` without failing
+    /// (for success-rate throttling).
+    pub fn record_accept(&self, class: ClassId) {
+        if let Some(s) = &self.success {
+            s.borrow_mut().record_accept(class.index());
+        }
+    }
+
     /// Frees one admitted request's slot; `latency` (from admission to the
     /// end of the response) feeds the adaptive limit when the stream
     /// completed.
@@ -231,6 +277,10 @@ impl Worker {
         self.metrics.set(self.layout.inflight(), total);
         if let Some(a) = &self.adaptive {
             self.flush_adaptive(&mut a.borrow_mut());
+        }
+        if let Some(s) = &self.success {
+            let stats = s.borrow_mut().flush(&EnvoySharedData, host::now());
+            self.record_update(&stats);
         }
         self.metrics
             .set(self.layout.limit(), u64::from(self.limit()));

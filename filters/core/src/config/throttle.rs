@@ -21,6 +21,7 @@ use super::classes::{self, RawClass};
 use super::error::{ConfigError, Path};
 use super::shed::{self, RawShedResponse, ShedResponse};
 use super::{json, validate};
+use crate::limit::success_rate::SuccessRateParams;
 use crate::priority::{HeaderClassifier, PriorityClasses};
 use serde::Deserialize;
 use std::time::Duration;
@@ -65,6 +66,8 @@ pub struct ThrottleConfig {
     /// Request header added to the upstream request when a decision was
     /// not enforced (`shed; class=<c>; reason=<r>`).
     pub shadow_header: String,
+    /// Success-rate throttling, when configured.
+    pub success_rate: Option<SuccessRateParams>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +92,56 @@ struct RawThrottleConfig {
     enforce_percent: f64,
     #[serde(default = "default_shadow_header")]
     shadow_header: String,
+    #[serde(default)]
+    success_rate: Option<RawSuccessRate>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSuccessRate {
+    aggression: f64,
+    min_rps: f64,
+    max_reject: f64,
+    window_ms: u32,
+}
+
+impl Default for RawSuccessRate {
+    fn default() -> Self {
+        RawSuccessRate {
+            aggression: 2.0,
+            min_rps: 5.0,
+            max_reject: 0.9,
+            window_ms: 2000,
+        }
+    }
+}
+
+fn finite(path: &Path, value: f64, min: f64, max: f64) -> Result<f64, ConfigError> {
+    if !value.is_finite() {
+        return Err(path.error("not a number"));
+    }
+    validate::in_range(path, value, min, max)
+}
+
+fn success_rate(
+    path: &Path,
+    raw: RawSuccessRate,
+    tick: Duration,
+) -> Result<SuccessRateParams, ConfigError> {
+    let window_ms = validate::in_range(&path.field("window_ms"), raw.window_ms, 100, 600_000)?;
+    let window = Duration::from_millis(u64::from(window_ms));
+    if window < tick {
+        return Err(path.field("window_ms").error(format!(
+            "{window_ms} is shorter than tick_ms ({})",
+            tick.as_millis()
+        )));
+    }
+    Ok(SuccessRateParams {
+        aggression: finite(&path.field("aggression"), raw.aggression, 1.0, 100.0)?,
+        min_rps: finite(&path.field("min_rps"), raw.min_rps, 0.0, 1e9)?,
+        max_reject: finite(&path.field("max_reject"), raw.max_reject, 0.0, 0.999)?,
+        window,
+    })
 }
 
 fn default_enforce_percent() -> f64 {
@@ -165,7 +218,12 @@ impl ThrottleConfig {
         )?;
         let shadow_header =
             validate::header_name(&root.field("shadow_header"), &raw.shadow_header)?;
+        let success_rate = match raw.success_rate {
+            Some(s) => Some(success_rate(&root.field("success_rate"), s, tick)?),
+            None => None,
+        };
         Ok(ThrottleConfig {
+            success_rate,
             mode: raw.mode,
             enforce_percent,
             shadow_header,

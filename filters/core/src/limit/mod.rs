@@ -3,5 +3,6 @@
 pub mod gradient;
 mod headroom;
 pub mod latency;
+pub mod success_rate;
 
 pub use headroom::class_threshold;

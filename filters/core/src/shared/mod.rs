@@ -19,9 +19,11 @@ mod inflight;
 mod kv;
 mod lanes;
 mod memory;
+mod success;
 
 pub use adaptive::{AdaptiveRecord, Flush, SharedLimit};
 pub use inflight::{Acquire, SharedInflight, UpdateStats};
 pub use kv::{cas_update, CasOutcome, KvError, SharedKv, Step};
 pub use lanes::{DecodeError, Lane, LaneRecord, MAX_LANES};
 pub use memory::MemoryKv;
+pub use success::{ClassWindow, SharedSuccess, SuccessRecord};

@@ -168,3 +168,21 @@ fn shadow_mode_and_enforce_percent_are_read_and_checked() {
     let e = err(r#"{"limit": {"static": {"max_inflight": 5}}, "enforce_percent": 101}"#);
     assert_eq!(e.path, "enforce_percent");
 }
+
+#[test]
+fn success_rate_throttling_is_optional_and_checked() {
+    let cfg =
+        ThrottleConfig::from_json(br#"{"limit": {"static": {"max_inflight": 5}}}"#).expect("valid");
+    assert_eq!(cfg.success_rate, None);
+    let cfg = ThrottleConfig::from_json(
+        br#"{"limit": {"static": {"max_inflight": 5}}, "success_rate": {"aggression": 1.5}}"#,
+    )
+    .expect("valid");
+    let s = cfg.success_rate.expect("configured");
+    assert_eq!((s.aggression, s.max_reject), (1.5, 0.9));
+    let e =
+        err(r#"{"limit": {"static": {"max_inflight": 5}}, "success_rate": {"aggression": 0.5}}"#);
+    assert_eq!(e.path, "success_rate.aggression");
+    let e = err(r#"{"limit": {"static": {"max_inflight": 5}}, "success_rate": {"max_reject": 1}}"#);
+    assert_eq!(e.path, "success_rate.max_reject");
+}
