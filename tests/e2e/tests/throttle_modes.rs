@@ -144,3 +144,44 @@ fn the_adaptive_limit_protects_critical_traffic_in_real_envoy() {
         "Envoy's counter agrees with the clients"
     );
 }
+
+/// While the upstream answers 500, the success-rate throttle refuses a
+/// growing share of requests before they reach it, with reason
+/// `success_rate`; Envoy's counter agrees with what the client saw.
+#[test]
+fn success_rate_throttling_refuses_while_the_upstream_fails() {
+    let upstream = Upstream::start("app", Behaviour::default()).expect("upstream");
+    let (envoy, url) = start(
+        &upstream,
+        r#"{"limit": {"static": {"max_inflight": 100}}, "tick_ms": 50,
+            "success_rate": {"aggression": 2.0, "min_rps": 1, "max_reject": 0.9, "window_ms": 500}}"#,
+    );
+    let client = HttpClient::new();
+    let (mut refused, mut failed) = (0u64, 0u64);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let r = client
+            .get(&url, &[("x-upstream-status", "500")])
+            .expect("request");
+        match (r.status, r.header("x-sluice-shed-reason")) {
+            (503, Some("success_rate")) => refused += 1,
+            (500, None) => failed += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert!(failed > 0, "some requests still probe the upstream");
+    assert!(
+        refused > failed,
+        "most requests are refused once the failure rate is known: {refused} refused, {failed} failed"
+    );
+    assert_eq!(
+        stat(&envoy, "rq_shed.class.default.reason.success_rate"),
+        refused,
+        "Envoy's counter agrees with the client"
+    );
+    assert_eq!(
+        upstream.stats().requests,
+        failed,
+        "refused requests never reached the upstream"
+    );
+}
