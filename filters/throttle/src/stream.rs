@@ -78,7 +78,10 @@ impl HttpContext for ThrottleStream {
         // An accept, for success-rate throttling: a forwarded request the
         // service answered without a 5xx or 429.
         if let (Some(worker), Some(class), Some(_)) = (&self.worker, self.class, self.admitted_at) {
-            if host::response_status().is_some_and(|s| s < 500 && s != 429) {
+            // One host call and allocation per request: only when needed.
+            if worker.tracks_success()
+                && host::response_status().is_some_and(|s| s < 500 && s != 429)
+            {
                 worker.record_accept(class);
             }
         }

@@ -244,6 +244,12 @@ impl Worker {
         }
     }
 
+    /// True if success-rate throttling is on (only then is a response's
+    /// status worth reading).
+    pub fn tracks_success(&self) -> bool {
+        self.success.is_some()
+    }
+
     /// The service answered a forwarded request of `class` without failing
     /// (for success-rate throttling).
     pub fn record_accept(&self, class: ClassId) {

@@ -1,30 +1,11 @@
 //! Shadow mode and the adaptive limit in real Envoy (two workers).
 
-use sluice_testkit::bootstrap::Bootstrap;
+mod throttle;
+
 use sluice_testkit::client::{priority_mix, HttpClient};
-use sluice_testkit::envoy::{Envoy, Options};
 use sluice_testkit::{Behaviour, Upstream};
 use std::time::{Duration, Instant};
-
-const PLUGIN: &str = "sluice_throttle";
-
-fn start(upstream: &Upstream, config: &str) -> (Envoy, String) {
-    let bootstrap = Bootstrap::load("throttle-inbound.yaml")
-        .and_then(Bootstrap::for_test)
-        .and_then(|b| b.cluster_endpoints("local_app", &[upstream.addr()]))
-        .and_then(|b| b.plugin_config(PLUGIN, config))
-        .expect("bootstrap");
-    let envoy = Envoy::start(&bootstrap, Options::default()).expect("envoy starts");
-    let url = format!("http://{}", envoy.listener("inbound").expect("listener"));
-    (envoy, url)
-}
-
-fn stat(envoy: &Envoy, name: &str) -> u64 {
-    envoy
-        .stats()
-        .expect("stats")
-        .value(&format!("wasmcustom.sluice.throttle.{name}"))
-}
+use throttle::{start, stat, wait_until};
 
 /// With 8 slow requests holding slots of a limit of 10, a sheddable request
 /// would be shed; in shadow mode it is forwarded and answered by the
@@ -40,14 +21,9 @@ fn shadow_mode_forwards_what_it_would_shed_and_counts_it() {
     let slow: Vec<_> = (0..8)
         .map(|_| client.spawn("GET", &url, &[("x-upstream-delay-ms", "2000")]))
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while upstream.stats().in_service < 8 {
-        assert!(
-            Instant::now() < deadline,
-            "slow requests never reached the upstream"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until("8 slow requests upstream", Duration::from_secs(10), || {
+        upstream.stats().in_service >= 8
+    });
     let r = client
         .get(&url, &[("x-sluice-priority", "sheddable")])
         .expect("sheddable request");

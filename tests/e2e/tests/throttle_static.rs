@@ -1,44 +1,19 @@
 //! The throttle filter's static priority shedding, in real Envoy with two
 //! worker threads, a real upstream and real HTTP traffic on loopback.
 
+mod throttle;
+
 use sluice_testkit::bootstrap::Bootstrap;
 use sluice_testkit::client::{priority_mix, HttpClient, RawRequest};
 use sluice_testkit::envoy::{Envoy, Options};
 use sluice_testkit::{Behaviour, Upstream};
-use std::time::{Duration, Instant};
-
-const PLUGIN: &str = "sluice_throttle";
+use std::time::Duration;
+use throttle::{start, stat, wait_until, PLUGIN};
 
 /// Limit 10: critical admitted below 10 in flight, default below 8,
 /// sheddable below 5 (shares 1.0 / 0.8 / 0.5).
 const CONFIG: &str =
     r#"{"limit": {"static": {"max_inflight": 10}}, "destination": "local_app", "tick_ms": 100}"#;
-
-fn start(upstream: &Upstream, config: &str) -> (Envoy, String) {
-    let bootstrap = Bootstrap::load("throttle-inbound.yaml")
-        .and_then(Bootstrap::for_test)
-        .and_then(|b| b.cluster_endpoints("local_app", &[upstream.addr()]))
-        .and_then(|b| b.plugin_config(PLUGIN, config))
-        .expect("bootstrap");
-    let envoy = Envoy::start(&bootstrap, Options::default()).expect("envoy starts");
-    let url = format!("http://{}", envoy.listener("inbound").expect("listener"));
-    (envoy, url)
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn stat(envoy: &Envoy, name: &str) -> u64 {
-    envoy
-        .stats()
-        .expect("stats")
-        .value(&format!("wasmcustom.sluice.throttle.{name}"))
-}
 
 /// Eight slow `default` requests on eight connections, spread evenly over the
 /// two workers (exact connection balance), hold 8 slots. Each worker alone

@@ -52,6 +52,11 @@ async fn send(
         .request(req)
         .await
         .with_context(|| format!("{method} {url}"))?;
+    read_reply(resp).await
+}
+
+/// Status, headers (values as lossy text) and body of a response.
+pub(crate) async fn read_reply(resp: hyper::Response<hyper::body::Incoming>) -> Result<Reply> {
     let status = resp.status().as_u16();
     let headers = resp
         .headers()

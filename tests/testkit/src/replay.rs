@@ -12,7 +12,7 @@
 use crate::client::Reply;
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use sluice_traffic::RequestSpec;
@@ -67,23 +67,7 @@ async fn send(
         .request(request)
         .await
         .with_context(|| format!("{} {url}", req.method))?;
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let body = resp.into_body().collect().await?.to_bytes();
-    Ok(Reply {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    })
+    crate::client::read_reply(resp).await
 }
 
 /// Sends `requests` to `base_url` (e.g. `http://127.0.0.1:10000`) at their
