@@ -13,15 +13,24 @@ pub enum ShedReason {
     /// The service has been failing this class's requests: refused with the
     /// success-rate throttle's probability (`limit::success_rate`).
     SuccessRate,
+    /// In-flight requests reached the threshold the SLO tuner set
+    /// (`limit::tuner`), though not the configured one: shed because the
+    /// service is outside its SLO.
+    SloGuard,
 }
 
 impl ShedReason {
-    pub const ALL: [ShedReason; 2] = [ShedReason::ConcurrencyLimit, ShedReason::SuccessRate];
+    pub const ALL: [ShedReason; 3] = [
+        ShedReason::ConcurrencyLimit,
+        ShedReason::SuccessRate,
+        ShedReason::SloGuard,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             ShedReason::ConcurrencyLimit => "concurrency_limit",
             ShedReason::SuccessRate => "success_rate",
+            ShedReason::SloGuard => "slo_guard",
         }
     }
 }

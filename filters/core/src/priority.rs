@@ -15,10 +15,15 @@
 //! book, ch. 21: criticality), applied to a concurrency limit.
 
 use crate::request::RequestView;
+use crate::rules::{self, Rule};
 
 /// Most classes a configuration may declare; keeps metric cardinality and
 /// per-class state bounded.
 pub const MAX_CLASSES: usize = 8;
+
+/// The classes used when the configuration declares none: names and shares.
+pub const STANDARD_CLASSES: [(&str, f64); 3] =
+    [("critical", 1.0), ("default", 0.8), ("sheddable", 0.5)];
 
 /// Index of a class in its [`PriorityClasses`]; 0 is the most important.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,14 +58,13 @@ impl PriorityClasses {
         }
     }
 
-    /// `critical` (1.0), `default` (0.8), `sheddable` (0.5); default class `default`.
+    /// [`STANDARD_CLASSES`]; default class `default`.
     pub fn standard() -> Self {
         Self::from_validated(
-            vec![
-                ("critical".into(), 1.0),
-                ("default".into(), 0.8),
-                ("sheddable".into(), 0.5),
-            ],
+            STANDARD_CLASSES
+                .iter()
+                .map(|(name, share)| (name.to_string(), *share))
+                .collect(),
             1,
         )
     }
@@ -105,6 +109,8 @@ impl PriorityClasses {
 /// example, clients sending priority values nobody configured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClassSource {
+    /// A classification rule matched.
+    Rule,
     /// The priority header named a configured class.
     Header,
     /// No priority header: the default class.
@@ -113,15 +119,18 @@ pub enum ClassSource {
     UnknownValue,
 }
 
-/// Assigns a class from a request header.
+/// Assigns a class: the first matching rule, else the priority header, else
+/// the default class.
 #[derive(Clone, Debug, PartialEq)]
-pub struct HeaderClassifier {
+pub struct Classifier {
+    rules: Vec<Rule>,
     header: String,
 }
 
-impl HeaderClassifier {
-    pub fn new(header: impl Into<String>) -> Self {
-        HeaderClassifier {
+impl Classifier {
+    pub fn new(rules: Vec<Rule>, header: impl Into<String>) -> Self {
+        Classifier {
+            rules,
             header: header.into(),
         }
     }
@@ -130,11 +139,18 @@ impl HeaderClassifier {
         &self.header
     }
 
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
     pub fn classify(
         &self,
         classes: &PriorityClasses,
         request: &impl RequestView,
     ) -> (ClassId, ClassSource) {
+        if let Some(id) = rules::first_match(&self.rules, request) {
+            return (id, ClassSource::Rule);
+        }
         match request.header(&self.header) {
             None => (classes.default_class(), ClassSource::Default),
             Some(value) => match classes.by_name(&value) {
@@ -153,7 +169,7 @@ mod tests {
     #[test]
     fn header_names_a_class_case_insensitively() {
         let classes = PriorityClasses::standard();
-        let c = HeaderClassifier::new("x-sluice-priority");
+        let c = Classifier::new(Vec::new(), "x-sluice-priority");
         let req = OwnedRequest::new().with_header("x-sluice-priority", " Critical ");
         let (id, src) = c.classify(&classes, &req);
         assert_eq!(classes.name(id), "critical");
@@ -163,7 +179,7 @@ mod tests {
     #[test]
     fn missing_or_unknown_header_gives_default() {
         let classes = PriorityClasses::standard();
-        let c = HeaderClassifier::new("x-sluice-priority");
+        let c = Classifier::new(Vec::new(), "x-sluice-priority");
         let (id, src) = c.classify(&classes, &OwnedRequest::new());
         assert_eq!((classes.name(id), src), ("default", ClassSource::Default));
         let req = OwnedRequest::new().with_header("x-sluice-priority", "urgent!!");
@@ -177,7 +193,7 @@ mod tests {
     #[test]
     fn non_utf8_value_is_unknown_not_a_panic() {
         let classes = PriorityClasses::standard();
-        let c = HeaderClassifier::new("x-sluice-priority");
+        let c = Classifier::new(Vec::new(), "x-sluice-priority");
         let req = OwnedRequest::new().with_header("x-sluice-priority", vec![0xff, 0xfe, b'a']);
         let (_, src) = c.classify(&classes, &req);
         assert_eq!(src, ClassSource::UnknownValue);

@@ -9,12 +9,19 @@
 pub trait RequestView {
     /// The value of header `name` (lower-case), or `None` if absent.
     fn header(&self, name: &str) -> Option<Vec<u8>>;
+
+    /// The downstream peer's address as Envoy's `source.address` property
+    /// gives it (`ip:port`), if the host knows it.
+    fn source_address(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// A request held in memory, for tests and for the harness's reference model.
 #[derive(Clone, Debug, Default)]
 pub struct OwnedRequest {
     headers: Vec<(String, Vec<u8>)>,
+    source_address: Option<String>,
 }
 
 impl OwnedRequest {
@@ -26,6 +33,11 @@ impl OwnedRequest {
         self.headers.push((name.to_ascii_lowercase(), value.into()));
         self
     }
+
+    pub fn with_source_address(mut self, address: &str) -> Self {
+        self.source_address = Some(address.to_string());
+        self
+    }
 }
 
 impl RequestView for OwnedRequest {
@@ -34,5 +46,9 @@ impl RequestView for OwnedRequest {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
+    }
+
+    fn source_address(&self) -> Option<Vec<u8>> {
+        self.source_address.clone().map(String::into_bytes)
     }
 }

@@ -5,7 +5,9 @@
 //! [`crate::shared::SharedInflight`] admit or refuse against the shared count.
 
 use crate::config::{LimitConfig, Mode, ThrottleConfig};
+use crate::decision::ShedReason;
 use crate::limit::class_threshold;
+use crate::limit::tuner::Tuned;
 use crate::priority::{ClassId, ClassSource};
 use crate::random::Random;
 use crate::request::RequestView;
@@ -61,6 +63,23 @@ impl Throttle {
     pub fn threshold_at(&self, limit: u32, class: ClassId) -> u32 {
         class_threshold(limit, self.config.classes.share(class))
     }
+
+    /// The in-flight level below which a request of `class` is admitted
+    /// under `limit` with the SLO tuner's values applied.
+    pub fn tuned_threshold(&self, limit: u32, class: ClassId, tuned: &Tuned) -> u32 {
+        let share = self.config.classes.share(class);
+        class_threshold(tuned.cap(limit), tuned.share(share, class.index() == 0))
+    }
+
+    /// Why a request of `class` found `inflight` at or above its tuned
+    /// threshold under `limit`.
+    pub fn shed_reason(&self, limit: u32, class: ClassId, inflight: u64) -> ShedReason {
+        if inflight < u64::from(self.threshold_at(limit, class)) {
+            ShedReason::SloGuard
+        } else {
+            ShedReason::ConcurrencyLimit
+        }
+    }
 }
 
 #[cfg(test)]
@@ -99,5 +118,28 @@ mod tests {
         );
         let n = (0..10_000).filter(|_| quarter.enforce(&mut r)).count();
         assert!((2_300..2_700).contains(&n), "{n} of 10000 enforced");
+    }
+
+    #[test]
+    fn tuned_thresholds_cap_the_limit_and_scale_all_but_the_first_class() {
+        let t = Throttle::new(
+            ThrottleConfig::from_json(br#"{"limit": {"static": {"max_inflight": 100}}}"#)
+                .expect("valid"),
+        );
+        let tuned = Tuned {
+            max_limit: 50.0,
+            share_scale: 0.5,
+            aggression: None,
+        };
+        let ids: Vec<ClassId> = t.config().classes.ids().collect();
+        let tuned: Vec<u32> = ids
+            .iter()
+            .map(|c| t.tuned_threshold(100, *c, &tuned))
+            .collect();
+        assert_eq!(tuned, vec![50, 20, 12]);
+        // Sheddable (configured threshold 50) found 30 in flight: only the
+        // tuner's threshold refused it; at 60 the configured one did too.
+        assert_eq!(t.shed_reason(100, ids[2], 30), ShedReason::SloGuard);
+        assert_eq!(t.shed_reason(100, ids[2], 60), ShedReason::ConcurrencyLimit);
     }
 }

@@ -34,6 +34,10 @@ impl RequestView for RequestHeaders {
             .ok()
             .flatten()
     }
+
+    fn source_address(&self) -> Option<Vec<u8>> {
+        hostcalls::property(&["source", "address"]).ok().flatten()
+    }
 }
 
 /// The host's wall clock. If the host refuses (it never should), time stands

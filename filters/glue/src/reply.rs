@@ -22,6 +22,6 @@ pub fn send_shed(response: &ShedResponse, filter: &str, reason: &str) -> Result<
         &details,
         response.body.as_bytes(),
         &headers,
-        -1,
+        response.grpc_status.map_or(-1, i32::from),
     )
 }

@@ -6,6 +6,7 @@
 //! and `sluice_reason` as Prometheus labels. The filter README has the table.
 
 use sluice_core::decision::ShedReason;
+use sluice_core::limit::tuner::{Cause, TunerMove};
 use sluice_core::priority::{ClassId, PriorityClasses};
 use sluice_glue::metrics::MetricDef;
 
@@ -23,7 +24,13 @@ const COUNTER_DEFERRED_WRITES: usize = 4;
 const COUNTER_UNKNOWN_PRIORITY: usize = 5;
 const GAUGE_LATENCY_MS: usize = 6;
 const GAUGE_MIN_RTT_MS: usize = 7;
-const FIXED: usize = 8;
+const GAUGE_TUNER_MAX_LIMIT: usize = 8;
+const GAUGE_TUNER_SHARE_SCALE: usize = 9;
+const GAUGE_TUNER_AGGRESSION: usize = 10;
+const COUNTER_TUNER_TIGHTEN_LATENCY: usize = 11;
+const COUNTER_TUNER_TIGHTEN_ERRORS: usize = 12;
+const COUNTER_TUNER_RELAX: usize = 13;
+const FIXED: usize = 14;
 
 impl Layout {
     pub fn inflight(self) -> usize {
@@ -49,6 +56,25 @@ impl Layout {
     }
     pub fn min_rtt_ms(self) -> usize {
         GAUGE_MIN_RTT_MS
+    }
+    pub fn tuner_max_limit(self) -> usize {
+        GAUGE_TUNER_MAX_LIMIT
+    }
+    /// Per mille: gauges are integers.
+    pub fn tuner_share_scale(self) -> usize {
+        GAUGE_TUNER_SHARE_SCALE
+    }
+    /// Per mille.
+    pub fn tuner_aggression(self) -> usize {
+        GAUGE_TUNER_AGGRESSION
+    }
+    pub fn tuner_move(self, step: TunerMove) -> Option<usize> {
+        match step {
+            TunerMove::Tighten(Cause::Latency) => Some(COUNTER_TUNER_TIGHTEN_LATENCY),
+            TunerMove::Tighten(Cause::ErrorRate) => Some(COUNTER_TUNER_TIGHTEN_ERRORS),
+            TunerMove::Relax => Some(COUNTER_TUNER_RELAX),
+            TunerMove::Hold | TunerMove::Cooldown => None,
+        }
     }
     pub fn admitted(self, class: ClassId) -> usize {
         FIXED + class.index()
@@ -77,6 +103,12 @@ pub fn table(classes: &PriorityClasses) -> (Vec<MetricDef>, Layout) {
         MetricDef::counter("sluice.throttle.priority_unknown"),
         MetricDef::gauge("sluice.throttle.latency_ms"),
         MetricDef::gauge("sluice.throttle.min_rtt_ms"),
+        MetricDef::gauge("sluice.throttle.tuner.max_limit"),
+        MetricDef::gauge("sluice.throttle.tuner.share_scale_permille"),
+        MetricDef::gauge("sluice.throttle.tuner.aggression_permille"),
+        MetricDef::counter("sluice.throttle.tuner.tighten.cause.latency"),
+        MetricDef::counter("sluice.throttle.tuner.tighten.cause.error_rate"),
+        MetricDef::counter("sluice.throttle.tuner.relax"),
     ];
     for id in classes.ids() {
         t.push(MetricDef::counter(format!(
@@ -136,8 +168,11 @@ mod tests {
             "sluice.throttle.rq_shed.class.sheddable.reason.success_rate"
         );
         assert_eq!(
-            t.len(),
-            l.shadow_shed(sheddable, ShedReason::SuccessRate) + 1
+            t[l.shed(sheddable, ShedReason::SloGuard)].name,
+            "sluice.throttle.rq_shed.class.sheddable.reason.slo_guard"
         );
+        let relax = l.tuner_move(TunerMove::Relax).expect("counted");
+        assert_eq!(t[relax].name, "sluice.throttle.tuner.relax");
+        assert_eq!(t.len(), l.shadow_shed(sheddable, ShedReason::SloGuard) + 1);
     }
 }

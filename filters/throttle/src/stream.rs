@@ -75,14 +75,14 @@ impl HttpContext for ThrottleStream {
     }
 
     fn on_log(&mut self) {
-        // An accept, for success-rate throttling: a forwarded request the
-        // service answered without a 5xx or 429.
+        // The answer to a forwarded request, for success-rate throttling
+        // and the tuner's error rate.
         if let (Some(worker), Some(class), Some(_)) = (&self.worker, self.class, self.admitted_at) {
             // One host call and allocation per request: only when needed.
-            if worker.tracks_success()
-                && host::response_status().is_some_and(|s| s < 500 && s != 429)
-            {
-                worker.record_accept(class);
+            if worker.reads_status() {
+                if let Some(status) = host::response_status() {
+                    worker.record_answer(class, status);
+                }
             }
         }
         self.release(true);

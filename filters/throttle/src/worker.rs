@@ -5,10 +5,13 @@ use crate::metrics::{self, Layout};
 use sluice_core::config::{LimitConfig, ThrottleConfig};
 use sluice_core::decision::ShedReason;
 use sluice_core::limit::gradient::LimitReason;
+use sluice_core::limit::tuner::{Tuned, TunerMove};
 use sluice_core::priority::{ClassId, ClassSource};
 use sluice_core::random::Random;
 use sluice_core::random::SplitMix64;
-use sluice_core::shared::{Acquire, SharedInflight, SharedLimit, SharedSuccess, UpdateStats};
+use sluice_core::shared::{
+    Acquire, SharedInflight, SharedLimit, SharedSuccess, SharedTuner, UpdateStats,
+};
 use sluice_core::throttle::Throttle;
 use sluice_core::time::Timestamp;
 use sluice_glue::host::{self, EnvoySharedData, RequestHeaders};
@@ -35,9 +38,20 @@ pub fn success_key(destination: &str) -> String {
     format!("sluice.v1.success.{destination}")
 }
 
+/// Shared-data key of a destination's SLO tuner record.
+pub fn tuner_key(destination: &str) -> String {
+    format!("sluice.v1.tuner.{destination}")
+}
+
 /// The adaptive limit and the random draws its probes are jittered with.
 struct Adaptive {
     limit: SharedLimit,
+    random: SplitMix64,
+}
+
+/// The SLO tuner and the random draws its evaluations are jittered with.
+struct Tuner {
+    shared: SharedTuner,
     random: SplitMix64,
 }
 
@@ -50,6 +64,7 @@ pub struct Worker {
     inflight: RefCell<SharedInflight>,
     adaptive: Option<RefCell<Adaptive>>,
     success: Option<RefCell<SharedSuccess>>,
+    tuner: Option<RefCell<Tuner>>,
     /// Draws for `enforce_percent` and success-rate throttling.
     random: RefCell<SplitMix64>,
     metrics: Metrics,
@@ -99,6 +114,12 @@ impl Worker {
                 config.classes.len(),
             ))
         });
+        let tuner = config.slo.as_ref().map(|p| {
+            RefCell::new(Tuner {
+                shared: SharedTuner::new(tuner_key(&config.destination), p.clone()),
+                random: SplitMix64::new(worker_id ^ 0x7E4E),
+            })
+        });
         let throttle = Throttle::new(config);
         metrics.set(layout.limit(), u64::from(throttle.limit()));
         Worker {
@@ -106,19 +127,31 @@ impl Worker {
             inflight: RefCell::new(inflight),
             adaptive,
             success,
+            tuner,
             random: RefCell::new(SplitMix64::new(worker_id)),
             metrics,
             layout,
         }
     }
 
-    /// The limit in force: the static one, or the adaptive limit as of this
-    /// worker's last flush.
+    /// The configured limit: the static one, or the adaptive limit as of
+    /// this worker's last flush.
     pub fn limit(&self) -> u32 {
         match &self.adaptive {
             Some(a) => a.borrow().limit.limit(),
             None => self.throttle.limit(),
         }
+    }
+
+    /// The SLO tuner's values as of this worker's last sync.
+    fn tuned(&self) -> Option<Tuned> {
+        self.tuner.as_ref().map(|t| t.borrow().shared.tuned())
+    }
+
+    /// The limit in force: the configured one under the tuner's cap.
+    fn limit_in_force(&self) -> u32 {
+        let limit = self.limit();
+        self.tuned().map_or(limit, |t| t.cap(limit))
     }
 
     pub fn tick_period(&self) -> Duration {
@@ -155,7 +188,11 @@ impl Worker {
             }
         }
         let limit = self.limit();
-        let threshold = self.throttle.threshold_at(limit, class);
+        let tuned = self.tuned();
+        let threshold = match &tuned {
+            Some(t) => self.throttle.tuned_threshold(limit, class, t),
+            None => self.throttle.threshold_at(limit, class),
+        };
         let (acquire, stats) =
             self.inflight
                 .borrow_mut()
@@ -172,7 +209,10 @@ impl Worker {
                 (class, Admission::Admitted)
             }
             Acquire::Full { inflight } => {
-                let reason = ShedReason::ConcurrencyLimit;
+                let reason = match tuned {
+                    Some(_) => self.throttle.shed_reason(limit, class, inflight),
+                    None => ShedReason::ConcurrencyLimit,
+                };
                 if !self.throttle.enforce(&mut *self.random.borrow_mut()) {
                     return (class, self.forward_unenforced(class, reason));
                 }
@@ -244,17 +284,25 @@ impl Worker {
         }
     }
 
-    /// True if success-rate throttling is on (only then is a response's
-    /// status worth reading).
-    pub fn tracks_success(&self) -> bool {
+    /// True if success-rate throttling or the tuner's error-rate target is
+    /// on: only then is a response's status worth reading.
+    pub fn reads_status(&self) -> bool {
         self.success.is_some()
+            || self
+                .tuner
+                .as_ref()
+                .is_some_and(|t| t.borrow().shared.counts_errors())
     }
 
-    /// The service answered a forwarded request of `class` without failing
-    /// (for success-rate throttling).
-    pub fn record_accept(&self, class: ClassId) {
-        if let Some(s) = &self.success {
+    /// The service answered a forwarded request of `class` with `status`.
+    /// A 5xx or 429 is a failure, anything else an accept.
+    pub fn record_answer(&self, class: ClassId, status: u16) {
+        let failed = status >= 500 || status == 429;
+        if let (Some(s), false) = (&self.success, failed) {
             s.borrow_mut().record_accept(class.index());
+        }
+        if let Some(t) = &self.tuner {
+            t.borrow_mut().shared.record_answer(failed);
         }
     }
 
@@ -284,12 +332,77 @@ impl Worker {
         if let Some(a) = &self.adaptive {
             self.flush_adaptive(&mut a.borrow_mut());
         }
+        if let Some(t) = &self.tuner {
+            // Read before borrowing the tuner: the limit in force reads it.
+            let limit = self.limit_in_force();
+            self.sync_tuner(&mut t.borrow_mut(), limit);
+        }
         if let Some(s) = &self.success {
-            let stats = s.borrow_mut().flush(&EnvoySharedData, host::now());
+            let mut s = s.borrow_mut();
+            if let Some(k) = self.tuned().and_then(|t| t.aggression) {
+                s.set_aggression(k);
+            }
+            let stats = s.flush(&EnvoySharedData, host::now());
             self.record_update(&stats);
         }
         self.metrics
-            .set(self.layout.limit(), u64::from(self.limit()));
+            .set(self.layout.limit(), u64::from(self.limit_in_force()));
+    }
+
+    /// Merges this worker's answer counts into the tuner's record; the sync
+    /// that finds an evaluation due moves the knobs and logs why.
+    fn sync_tuner(&self, t: &mut Tuner, limit: u32) {
+        let latency = self.adaptive.as_ref().and_then(|a| {
+            let a = a.borrow();
+            a.limit
+                .record()
+                .map(|r| r.last_rtt)
+                .filter(|l| !l.is_zero())
+        });
+        let Tuner { shared, random } = t;
+        let sync = shared.sync(
+            &EnvoySharedData,
+            host::now(),
+            (latency, Some(limit)),
+            random,
+        );
+        self.record_update(&sync.stats);
+        let tuned = shared.tuned();
+        let permille = |v: f64| (v * 1000.0) as u64;
+        if tuned.max_limit.is_finite() {
+            self.metrics
+                .set(self.layout.tuner_max_limit(), tuned.max_limit as u64);
+        }
+        self.metrics
+            .set(self.layout.tuner_share_scale(), permille(tuned.share_scale));
+        if let Some(k) = tuned.aggression {
+            self.metrics
+                .set(self.layout.tuner_aggression(), permille(k));
+        }
+        let Some((step, seen)) = sync.evaluated else {
+            return;
+        };
+        if let Some(counter) = self.layout.tuner_move(step) {
+            self.metrics.add(counter, 1);
+        }
+        let describe = || {
+            let before = sync.before;
+            format!(
+                "slo tuner: {step:?} (latency {} ms, errors {}‰): max_limit {} -> {}, share_scale {}‰ -> {}‰, aggression {}‰ -> {}‰",
+                seen.latency.map_or(0, |l| l.as_millis()),
+                seen.error_rate.map_or(0, permille),
+                before.max_limit,
+                tuned.max_limit,
+                permille(before.share_scale),
+                permille(tuned.share_scale),
+                before.aggression.map_or(0, permille),
+                tuned.aggression.map_or(0, permille),
+            )
+        };
+        match step {
+            TunerMove::Tighten(_) | TunerMove::Relax => log::info(describe),
+            TunerMove::Hold | TunerMove::Cooldown => log::debug(describe),
+        }
     }
 
     /// Merges this worker's latencies into the shared window; the flush

@@ -8,10 +8,9 @@
 //! ```
 //! Every key has a default; `limit::gradient` gives the formula.
 
-use super::error::{ConfigError, Path};
-use super::validate;
+use super::error::ConfigError;
+use super::json::Object;
 use crate::limit::gradient::GradientParams;
-use serde::Deserialize;
 use std::time::Duration;
 
 /// A validated adaptive limit.
@@ -24,90 +23,21 @@ pub struct AdaptiveLimit {
     pub percentile: f64,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub(crate) struct RawAdaptive {
-    min_limit: u32,
-    max_limit: u32,
-    initial_limit: u32,
-    buffer: f64,
-    smoothing: f64,
-    window_ms: u32,
-    percentile: f64,
-    min_rtt_interval_s: u32,
-    probe_jitter: f64,
-    max_latency_ms: Option<u32>,
-}
-
-impl Default for RawAdaptive {
-    fn default() -> Self {
-        RawAdaptive {
-            min_limit: 4,
-            max_limit: 1000,
-            initial_limit: 50,
-            buffer: 0.25,
-            smoothing: 0.3,
-            window_ms: 1000,
-            percentile: 0.9,
-            min_rtt_interval_s: 60,
-            probe_jitter: 0.15,
-            max_latency_ms: None,
-        }
-    }
-}
-
-fn fraction(path: &Path, value: f64, min: f64, max: f64) -> Result<f64, ConfigError> {
-    if !value.is_finite() {
-        return Err(path.error(format!("{value} is not a number")));
-    }
-    validate::in_range(path, value, min, max)
-}
-
-pub(crate) fn validate(
-    path: &Path,
-    raw: RawAdaptive,
-    tick: Duration,
-) -> Result<AdaptiveLimit, ConfigError> {
-    let min_limit = validate::in_range(&path.field("min_limit"), raw.min_limit, 1, 1_000_000)?;
-    let max_limit = validate::in_range(
-        &path.field("max_limit"),
-        raw.max_limit,
-        min_limit,
-        1_000_000,
-    )?;
-    let initial_limit = validate::in_range(
-        &path.field("initial_limit"),
-        raw.initial_limit,
-        min_limit,
-        max_limit,
-    )?;
-    let buffer = fraction(&path.field("buffer"), raw.buffer, 0.0, 10.0)?;
-    let smoothing = fraction(&path.field("smoothing"), raw.smoothing, 0.01, 1.0)?;
-    let window_ms = validate::in_range(&path.field("window_ms"), raw.window_ms, 100, 60_000)?;
-    let window = Duration::from_millis(u64::from(window_ms));
-    if window < tick {
-        return Err(path.field("window_ms").error(format!(
-            "{window_ms} is shorter than tick_ms ({}): windows close on ticks",
-            tick.as_millis()
-        )));
-    }
-    let percentile = fraction(&path.field("percentile"), raw.percentile, 0.01, 1.0)?;
-    let interval = validate::in_range(
-        &path.field("min_rtt_interval_s"),
-        raw.min_rtt_interval_s,
-        1,
-        3600,
-    )?;
-    let probe_jitter = fraction(&path.field("probe_jitter"), raw.probe_jitter, 0.0, 0.5)?;
-    let max_latency = match raw.max_latency_ms {
-        Some(ms) => Some(Duration::from_millis(u64::from(validate::in_range(
-            &path.field("max_latency_ms"),
-            ms,
-            1,
-            600_000,
-        )?))),
-        None => None,
-    };
+/// Reads and checks `limit.adaptive`; every key has a default.
+pub(crate) fn read(mut raw: Object<'_>, tick: Duration) -> Result<AdaptiveLimit, ConfigError> {
+    let min_limit = raw.u32_in("min_limit", 4, 1, 1_000_000)?;
+    let max_limit = raw.u32_in("max_limit", 1000, min_limit, 1_000_000)?;
+    let initial_limit = raw.u32_in("initial_limit", 50, min_limit, max_limit)?;
+    let buffer = raw.f64_in("buffer", 0.25, 0.0, 10.0)?;
+    let smoothing = raw.f64_in("smoothing", 0.3, 0.01, 1.0)?;
+    let window = window(&mut raw, "window_ms", 1000, 60_000, tick)?;
+    let percentile = raw.f64_in("percentile", 0.9, 0.01, 1.0)?;
+    let interval = raw.u32_in("min_rtt_interval_s", 60, 1, 3600)?;
+    let probe_jitter = raw.f64_in("probe_jitter", 0.15, 0.0, 0.5)?;
+    let max_latency = raw
+        .opt_u32_in("max_latency_ms", 1, 600_000)?
+        .map(|ms| Duration::from_millis(u64::from(ms)));
+    raw.finish()?;
     Ok(AdaptiveLimit {
         params: GradientParams {
             min_limit,
@@ -122,4 +52,24 @@ pub(crate) fn validate(
         window,
         percentile,
     })
+}
+
+/// A window length in milliseconds, at least 100 ms and at least one tick:
+/// windows close on ticks.
+pub(crate) fn window(
+    raw: &mut Object<'_>,
+    key: &'static str,
+    default_ms: u32,
+    max_ms: u32,
+    tick: Duration,
+) -> Result<Duration, ConfigError> {
+    let ms = raw.u32_in(key, default_ms, 100, max_ms)?;
+    let window = Duration::from_millis(u64::from(ms));
+    if window < tick {
+        return Err(raw.path().field(key).error(format!(
+            "{ms} is shorter than tick_ms ({}): windows close on ticks",
+            tick.as_millis()
+        )));
+    }
+    Ok(window)
 }

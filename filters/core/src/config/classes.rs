@@ -1,41 +1,37 @@
 //! The `classes` and `default_class` keys.
 
-use super::error::{ConfigError, Path};
+use super::error::ConfigError;
+use super::json::Object;
 use super::validate;
-use crate::priority::{PriorityClasses, MAX_CLASSES};
-use serde::Deserialize;
+use crate::priority::{PriorityClasses, MAX_CLASSES, STANDARD_CLASSES};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawClass {
-    name: String,
-    share: f64,
-}
-
-pub(crate) fn default_classes() -> Vec<RawClass> {
-    [("critical", 1.0), ("default", 0.8), ("sheddable", 0.5)]
-        .into_iter()
-        .map(|(name, share)| RawClass {
-            name: name.into(),
-            share,
-        })
-        .collect()
-}
-
-pub(crate) fn default_class_name() -> String {
-    "default".into()
-}
-
+/// Reads `classes` (default: [`STANDARD_CLASSES`]) and
+/// `default_class` (default: `default`) from the root object.
+///
 /// Checks: 1 to [`MAX_CLASSES`] classes; names are identifiers and unique;
 /// shares are in `[0, 1]` and do not increase down the list (a less important
 /// class never gets more headroom than a more important one); the default
 /// class is one of them.
-pub(crate) fn validate(
-    root: &Path,
-    raw: Vec<RawClass>,
-    default_class: &str,
-) -> Result<PriorityClasses, ConfigError> {
-    let path = root.field("classes");
+pub(crate) fn read(root: &mut Object<'_>) -> Result<PriorityClasses, ConfigError> {
+    let path = root.path().field("classes");
+    let raw: Vec<(String, f64)> = match root.array("classes")? {
+        None => STANDARD_CLASSES
+            .iter()
+            .map(|(n, s)| (n.to_string(), *s))
+            .collect(),
+        Some(items) => {
+            let mut raw = Vec::with_capacity(items.len());
+            for (at, item) in items {
+                let mut class = Object::new(at, item)?;
+                let name = class.required_str("name")?;
+                let share = class.required_f64("share")?;
+                class.finish()?;
+                raw.push((name.to_string(), share));
+            }
+            raw
+        }
+    };
+    let default_class = root.string("default_class", "default")?;
     if raw.is_empty() || raw.len() > MAX_CLASSES {
         return Err(path.error(format!(
             "{} classes given; between 1 and {MAX_CLASSES} are allowed",
@@ -43,15 +39,15 @@ pub(crate) fn validate(
         )));
     }
     let mut classes: Vec<(String, f64)> = Vec::with_capacity(raw.len());
-    for (i, class) in raw.into_iter().enumerate() {
+    for (i, (name, share)) in raw.into_iter().enumerate() {
         let at = path.index(i);
-        let name = validate::identifier(&at.field("name"), &class.name)?;
+        let name = validate::identifier(&at.field("name"), &name)?;
         if classes.iter().any(|(n, _)| *n == name) {
             return Err(at
                 .field("name")
                 .error(format!("class '{name}' is declared twice")));
         }
-        let share = validate::share(&at.field("share"), class.share)?;
+        let share = validate::share(&at.field("share"), share)?;
         if let Some((prev_name, prev_share)) = classes.last() {
             if share > *prev_share {
                 return Err(at.field("share").error(format!(
@@ -61,9 +57,9 @@ pub(crate) fn validate(
         }
         classes.push((name, share));
     }
-    let Some(default) = classes.iter().position(|(n, _)| n == default_class) else {
+    let Some(default) = classes.iter().position(|(n, _)| *n == default_class) else {
         let names: Vec<&str> = classes.iter().map(|(n, _)| n.as_str()).collect();
-        return Err(root.field("default_class").error(format!(
+        return Err(root.path().field("default_class").error(format!(
             "'{default_class}' is not a declared class (declared: {})",
             names.join(", ")
         )));

@@ -49,6 +49,11 @@ impl Path {
         Path(format!("{}[{}]", self.0, i))
     }
 
+    #[cfg(test)]
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
     pub(crate) fn error(&self, problem: impl Into<String>) -> ConfigError {
         let path = if self.0.is_empty() { "." } else { &self.0 };
         ConfigError::new(path, problem)

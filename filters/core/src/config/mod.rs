@@ -1,19 +1,23 @@
 //! Plugin configuration: raw JSON types, validated into domain types.
 //!
-//! Every section has a `Raw*` type that serde decodes with
-//! `deny_unknown_fields`, and a validated type the policy uses. Decoding and
-//! validation stop at the first problem and return a [`ConfigError`] naming the
-//! field; nothing is applied unless the whole document is valid.
+//! Each section is read from the parsed JSON by a function that checks types,
+//! fills defaults, refuses unknown keys and validates values (`json::Object`),
+//! producing the validated type the policy uses. Reading stops at the first
+//! problem and returns a [`ConfigError`] naming the field; nothing is applied
+//! unless the whole document is valid.
 
 mod adaptive;
 mod classes;
 mod error;
-pub mod json;
+mod json;
+mod rules;
 mod shed;
+mod slo;
 mod throttle;
 mod validate;
 
 pub use adaptive::AdaptiveLimit;
 pub use error::ConfigError;
+pub use rules::MAX_RULES;
 pub use shed::ShedResponse;
 pub use throttle::{LimitConfig, Mode, ThrottleConfig};

@@ -4,5 +4,6 @@ pub mod gradient;
 mod headroom;
 pub mod latency;
 pub mod success_rate;
+pub mod tuner;
 
 pub use headroom::class_threshold;

@@ -20,6 +20,7 @@ mod kv;
 mod lanes;
 mod memory;
 mod success;
+mod tuner;
 
 pub use adaptive::{AdaptiveRecord, Flush, SharedLimit};
 pub use inflight::{Acquire, SharedInflight, UpdateStats};
@@ -27,3 +28,4 @@ pub use kv::{cas_update, CasOutcome, KvError, SharedKv, Step};
 pub use lanes::{DecodeError, Lane, LaneRecord, MAX_LANES};
 pub use memory::MemoryKv;
 pub use success::{ClassWindow, SharedSuccess, SuccessRecord};
+pub use tuner::{SharedTuner, TunerRecord, TunerSync};

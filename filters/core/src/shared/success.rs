@@ -101,6 +101,12 @@ impl SharedSuccess {
         }
     }
 
+    /// Sets the aggression `K` used from the next flush on (the SLO tuner's
+    /// knob).
+    pub fn set_aggression(&mut self, aggression: f64) {
+        self.params.aggression = aggression;
+    }
+
     /// The probability with which to refuse a request of `class` now.
     pub fn reject_probability(&self, class: usize) -> f64 {
         self.reject.get(class).copied().unwrap_or(0.0)

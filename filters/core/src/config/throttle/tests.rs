@@ -186,3 +186,74 @@ fn success_rate_throttling_is_optional_and_checked() {
     let e = err(r#"{"limit": {"static": {"max_inflight": 5}}, "success_rate": {"max_reject": 1}}"#);
     assert_eq!(e.path, "success_rate.max_reject");
 }
+
+#[test]
+fn shed_response_takes_a_grpc_status_in_range() {
+    let cfg = ThrottleConfig::from_json(
+        br#"{"limit": {"static": {"max_inflight": 5}}, "shed_response": {"status": 429, "grpc_status": 8}}"#,
+    )
+    .expect("valid");
+    assert_eq!(
+        (cfg.shed_response.status, cfg.shed_response.grpc_status),
+        (429, Some(8))
+    );
+    let e =
+        err(r#"{"limit": {"static": {"max_inflight": 5}}, "shed_response": {"grpc_status": 0}}"#);
+    assert_eq!(e.path, "shed_response.grpc_status");
+    assert_eq!(
+        ThrottleConfig::from_json(br#"{"limit": {"static": {"max_inflight": 5}}}"#)
+            .expect("valid")
+            .shed_response
+            .grpc_status,
+        None
+    );
+}
+
+#[test]
+fn a_section_of_the_wrong_type_or_a_limit_without_its_key_is_refused() {
+    let e = err(r#"{"limit": {"static": {"max_inflight": 5}}, "shed_response": 503}"#);
+    assert_eq!(e.path, "shed_response");
+    assert!(e.problem.contains("expected an object"), "{e}");
+    let e = err(r#"{"limit": {"static": {}}}"#);
+    assert_eq!(e.path, "limit.static");
+    assert!(e.problem.contains("missing field `max_inflight`"), "{e}");
+    let e = err(r#"[1, 2]"#);
+    assert_eq!(e.path, ".");
+}
+
+#[test]
+fn the_slo_tuner_is_read_with_defaults_and_its_dependencies_are_checked() {
+    let cfg = ThrottleConfig::from_json(
+        br#"{"limit": {"adaptive": {}}, "slo": {"latency_ms": 200,
+             "tune": {"max_limit": {"min": 20, "max": 500, "step": 20}}}}"#,
+    )
+    .expect("valid");
+    let t = cfg.slo.expect("tuner");
+    assert_eq!(t.latency_target, Some(Duration::from_millis(200)));
+    assert_eq!(
+        (t.interval, t.cooldown),
+        (Duration::from_secs(2), Duration::from_secs(10))
+    );
+    assert_eq!(
+        t.max_limit.map(|k| (k.min, k.max, k.step)),
+        Some((20.0, 500.0, 20.0))
+    );
+    assert_eq!((t.share_scale, t.aggression), (None, None));
+
+    let static_limit = r#"{"limit": {"static": {"max_inflight": 5}}, "slo": {"latency_ms": 200, "tune": {"share_scale": {"min": 0.5, "max": 1, "step": 0.1}}}}"#;
+    assert_eq!(err(static_limit).path, "slo.latency_ms");
+    let no_target = r#"{"limit": {"adaptive": {}}, "slo": {"tune": {"share_scale": {"min": 0.5, "max": 1, "step": 0.1}}}}"#;
+    assert_eq!(err(no_target).path, "slo");
+    let no_knob = r#"{"limit": {"adaptive": {}}, "slo": {"latency_ms": 9, "tune": {}}}"#;
+    assert_eq!(err(no_knob).path, "slo.tune");
+    let aggression = r#"{"limit": {"adaptive": {}}, "slo": {"error_rate": 0.01, "tune": {"aggression": {"min": 1.5, "max": 2, "step": 0.1}}}}"#;
+    assert_eq!(err(aggression).path, "slo.tune.aggression");
+    let inverted = r#"{"limit": {"adaptive": {}}, "slo": {"latency_ms": 9, "tune": {"max_limit": {"min": 50, "max": 10, "step": 5}}}}"#;
+    assert_eq!(err(inverted).path, "slo.tune.max_limit.max");
+    let zero_step = r#"{"limit": {"adaptive": {}}, "slo": {"latency_ms": 9, "tune": {"share_scale": {"min": 0.1, "max": 1, "step": 0}}}}"#;
+    assert_eq!(err(zero_step).path, "slo.tune.share_scale.step");
+    let scale = r#"{"limit": {"adaptive": {}}, "slo": {"latency_ms": 9, "tune": {"share_scale": {"min": 0.1, "max": 1.5, "step": 0.1}}}}"#;
+    assert_eq!(err(scale).path, "slo.tune.share_scale.max");
+    let fast = r#"{"limit": {"adaptive": {}}, "tick_ms": 500, "slo": {"latency_ms": 9, "interval_ms": 200, "tune": {"share_scale": {"min": 0.1, "max": 1, "step": 0.1}}}}"#;
+    assert_eq!(err(fast).path, "slo.interval_ms");
+}
