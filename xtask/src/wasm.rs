@@ -5,7 +5,10 @@ use anyhow::{bail, Result};
 use std::path::PathBuf;
 
 /// The filter crates and the module each builds.
-pub const FILTERS: &[(&str, &str)] = &[("sluice-throttle", "sluice_throttle")];
+pub const FILTERS: &[(&str, &str)] = &[
+    ("sluice-throttle", "sluice_throttle"),
+    ("sluice-router", "sluice_router"),
+];
 
 /// Test-only filters written the way a third party would (the proxy-wasm
 /// SDK alone), used to check the harness against real Envoy. Built beside

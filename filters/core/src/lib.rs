@@ -34,6 +34,7 @@ pub mod limit;
 pub mod priority;
 pub mod random;
 pub mod request;
+pub mod route;
 pub mod rules;
 pub mod shared;
 pub mod throttle;

@@ -5,15 +5,21 @@
 //! header value is not guaranteed to be UTF-8, and the policy must not trap on
 //! one that is not.
 
-/// A read-only view of an HTTP request's headers.
+/// A read-only view of an HTTP request: its headers and the stream's
+/// properties (Envoy's attributes: `source.address`,
+/// `connection.uri_san_peer_certificate`, `xds.route_name`, ...).
 pub trait RequestView {
     /// The value of header `name` (lower-case), or `None` if absent.
     fn header(&self, name: &str) -> Option<Vec<u8>>;
 
-    /// The downstream peer's address as Envoy's `source.address` property
-    /// gives it (`ip:port`), if the host knows it.
-    fn source_address(&self) -> Option<Vec<u8>> {
+    /// The property at `path`, if the host knows it.
+    fn property(&self, _path: &[&str]) -> Option<Vec<u8>> {
         None
+    }
+
+    /// The downstream peer's address (`ip:port`).
+    fn source_address(&self) -> Option<Vec<u8>> {
+        self.property(&["source", "address"])
     }
 }
 
@@ -21,7 +27,7 @@ pub trait RequestView {
 #[derive(Clone, Debug, Default)]
 pub struct OwnedRequest {
     headers: Vec<(String, Vec<u8>)>,
-    source_address: Option<String>,
+    properties: Vec<(String, Vec<u8>)>,
 }
 
 impl OwnedRequest {
@@ -34,9 +40,14 @@ impl OwnedRequest {
         self
     }
 
-    pub fn with_source_address(mut self, address: &str) -> Self {
-        self.source_address = Some(address.to_string());
+    /// Sets the property at the dotted `path` (`source.address`).
+    pub fn with_property(mut self, path: &str, value: impl Into<Vec<u8>>) -> Self {
+        self.properties.push((path.to_string(), value.into()));
         self
+    }
+
+    pub fn with_source_address(self, address: &str) -> Self {
+        self.with_property("source.address", address)
     }
 }
 
@@ -48,7 +59,11 @@ impl RequestView for OwnedRequest {
             .map(|(_, v)| v.clone())
     }
 
-    fn source_address(&self) -> Option<Vec<u8>> {
-        self.source_address.clone().map(String::into_bytes)
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        let dotted = path.join(".");
+        self.properties
+            .iter()
+            .find(|(p, _)| *p == dotted)
+            .map(|(_, v)| v.clone())
     }
 }

@@ -13,10 +13,16 @@ use crate::priority::ClassId;
 use crate::request::RequestView;
 use std::net::{IpAddr, SocketAddr};
 
-/// A validated rule.
+/// A validated classification rule.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
     pub class: ClassId,
+    pub when: Conditions,
+}
+
+/// Conditions on a request; all that are given must hold.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Conditions {
     pub path: Option<PathMatch>,
     /// Upper-case method names; empty means any method.
     pub methods: Vec<String>,
@@ -45,7 +51,7 @@ pub enum ValueMatch {
 }
 
 impl ValueMatch {
-    fn matches(&self, value: &[u8]) -> bool {
+    pub fn matches(&self, value: &[u8]) -> bool {
         match self {
             ValueMatch::Present => true,
             ValueMatch::Exact(v) => value == v.as_slice(),
@@ -119,31 +125,52 @@ pub fn source_ip(address: &[u8]) -> Option<IpAddr> {
         .ok()
 }
 
-/// The request facts rules look at, fetched at most once per request.
-struct Facts<'r, R: RequestView> {
+/// The request facts conditions look at, fetched at most once per request.
+#[derive(Debug)]
+pub struct Facts<'r, R: RequestView> {
     request: &'r R,
     path: Option<Option<Vec<u8>>>,
     method: Option<Option<Vec<u8>>>,
     source: Option<Option<IpAddr>>,
 }
 
-impl<R: RequestView> Facts<'_, R> {
-    fn path(&mut self) -> Option<&[u8]> {
+impl<'r, R: RequestView> Facts<'r, R> {
+    pub fn new(request: &'r R) -> Self {
+        Facts {
+            request,
+            path: None,
+            method: None,
+            source: None,
+        }
+    }
+
+    pub fn request(&self) -> &'r R {
+        self.request
+    }
+
+    /// `:path` with its query string.
+    pub fn full_path(&mut self) -> Option<&[u8]> {
         let request = self.request;
-        let full = self.path.get_or_insert_with(|| request.header(":path"));
-        let full = full.as_deref()?;
+        self.path
+            .get_or_insert_with(|| request.header(":path"))
+            .as_deref()
+    }
+
+    /// `:path` without its query string.
+    pub fn path(&mut self) -> Option<&[u8]> {
+        let full = self.full_path()?;
         let end = full.iter().position(|&b| b == b'?').unwrap_or(full.len());
         Some(&full[..end])
     }
 
-    fn method(&mut self) -> Option<&[u8]> {
+    pub fn method(&mut self) -> Option<&[u8]> {
         let request = self.request;
         self.method
             .get_or_insert_with(|| request.header(":method"))
             .as_deref()
     }
 
-    fn source(&mut self) -> Option<IpAddr> {
+    pub fn source(&mut self) -> Option<IpAddr> {
         let request = self.request;
         *self
             .source
@@ -151,8 +178,8 @@ impl<R: RequestView> Facts<'_, R> {
     }
 }
 
-impl Rule {
-    fn matches<R: RequestView>(&self, facts: &mut Facts<'_, R>) -> bool {
+impl Conditions {
+    pub fn matches<R: RequestView>(&self, facts: &mut Facts<'_, R>) -> bool {
         if let Some(want) = &self.path {
             let Some(path) = facts.path() else {
                 return false;
@@ -191,15 +218,10 @@ impl Rule {
 
 /// The class of the first rule that `request` matches.
 pub fn first_match(rules: &[Rule], request: &impl RequestView) -> Option<ClassId> {
-    let mut facts = Facts {
-        request,
-        path: None,
-        method: None,
-        source: None,
-    };
+    let mut facts = Facts::new(request);
     rules
         .iter()
-        .find(|rule| rule.matches(&mut facts))
+        .find(|rule| rule.when.matches(&mut facts))
         .map(|rule| rule.class)
 }
 

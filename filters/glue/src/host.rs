@@ -35,8 +35,8 @@ impl RequestView for RequestHeaders {
             .flatten()
     }
 
-    fn source_address(&self) -> Option<Vec<u8>> {
-        hostcalls::property(&["source", "address"]).ok().flatten()
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        property(path)
     }
 }
 
@@ -65,4 +65,16 @@ pub fn response_status() -> Option<u16> {
 /// request-header callbacks; the host's refusal is returned, never a trap.
 pub fn set_request_header(name: &str, value: &str) -> Result<(), Status> {
     hostcalls::replace_header(MapType::RequestHeaders, name, value.as_bytes())
+}
+
+/// Adds a response header to the current stream. Only valid in response-
+/// header callbacks; the host's refusal is returned, never a trap.
+pub fn add_response_header(name: &str, value: &str) -> Result<(), Status> {
+    hostcalls::add_header(MapType::ResponseHeaders, name, value.as_bytes())
+}
+
+/// A property of the current stream or of the plugin (`["xds",
+/// "cluster_name"]`); `None` if absent or refused.
+pub fn property(path: &[&str]) -> Option<Vec<u8>> {
+    hostcalls::property(path).ok().flatten()
 }

@@ -7,6 +7,8 @@
 //! trap: metrics must not take traffic down.
 
 use crate::hostcalls::{self, MetricKind};
+use crate::log;
+use sluice_core::shared::UpdateStats;
 
 /// One metric to define.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +68,37 @@ impl Metrics {
     pub fn set(&self, index: usize, value: u64) {
         if let Some(Some(id)) = self.ids.get(index) {
             let _ = hostcalls::record_metric(*id, value);
+        }
+    }
+}
+
+/// The three shared-data health counters a filter defines as consecutive
+/// entries of its table: `<prefix>.shared_data.{cas_retries, decode_resets,
+/// deferred_writes}`.
+pub fn shared_data_counters(prefix: &str) -> [MetricDef; 3] {
+    ["cas_retries", "decode_resets", "deferred_writes"]
+        .map(|c| MetricDef::counter(format!("{prefix}.shared_data.{c}")))
+}
+
+impl Metrics {
+    /// Counts what a shared-data update went through, into the counters
+    /// [`shared_data_counters`] defined at `first`; a record that had to be
+    /// reset is also logged, naming it (`record`).
+    pub fn record_shared_data(
+        &self,
+        first: usize,
+        stats: &UpdateStats,
+        record: impl FnOnce() -> String,
+    ) {
+        if stats.cas_retries > 0 {
+            self.add(first, i64::from(stats.cas_retries));
+        }
+        if stats.decode_resets > 0 {
+            self.add(first + 1, i64::from(stats.decode_resets));
+            log::warn(|| format!("shared record {} did not decode; reset it", record()));
+        }
+        if stats.deferred {
+            self.add(first + 2, 1);
         }
     }
 }

@@ -8,7 +8,7 @@
 use sluice_core::decision::ShedReason;
 use sluice_core::limit::tuner::{Cause, TunerMove};
 use sluice_core::priority::{ClassId, PriorityClasses};
-use sluice_glue::metrics::MetricDef;
+use sluice_glue::metrics::{shared_data_counters, MetricDef};
 
 /// Index arithmetic over the table built by [`table`].
 #[derive(Clone, Copy, Debug)]
@@ -18,9 +18,8 @@ pub struct Layout {
 
 const GAUGE_INFLIGHT: usize = 0;
 const GAUGE_LIMIT: usize = 1;
-const COUNTER_CAS_RETRIES: usize = 2;
-const COUNTER_DECODE_RESETS: usize = 3;
-const COUNTER_DEFERRED_WRITES: usize = 4;
+/// Three counters: CAS retries, decode resets, deferred writes.
+const COUNTERS_SHARED_DATA: usize = 2;
 const COUNTER_UNKNOWN_PRIORITY: usize = 5;
 const GAUGE_LATENCY_MS: usize = 6;
 const GAUGE_MIN_RTT_MS: usize = 7;
@@ -39,14 +38,9 @@ impl Layout {
     pub fn limit(self) -> usize {
         GAUGE_LIMIT
     }
-    pub fn cas_retries(self) -> usize {
-        COUNTER_CAS_RETRIES
-    }
-    pub fn decode_resets(self) -> usize {
-        COUNTER_DECODE_RESETS
-    }
-    pub fn deferred_writes(self) -> usize {
-        COUNTER_DEFERRED_WRITES
+    /// The first of the three shared-data counters.
+    pub fn shared_data(self) -> usize {
+        COUNTERS_SHARED_DATA
     }
     pub fn unknown_priority(self) -> usize {
         COUNTER_UNKNOWN_PRIORITY
@@ -97,9 +91,9 @@ pub fn table(classes: &PriorityClasses) -> (Vec<MetricDef>, Layout) {
     let mut t = vec![
         MetricDef::gauge("sluice.throttle.inflight"),
         MetricDef::gauge("sluice.throttle.limit"),
-        MetricDef::counter("sluice.throttle.shared_data.cas_retries"),
-        MetricDef::counter("sluice.throttle.shared_data.decode_resets"),
-        MetricDef::counter("sluice.throttle.shared_data.deferred_writes"),
+    ];
+    t.extend(shared_data_counters("sluice.throttle"));
+    t.extend([
         MetricDef::counter("sluice.throttle.priority_unknown"),
         MetricDef::gauge("sluice.throttle.latency_ms"),
         MetricDef::gauge("sluice.throttle.min_rtt_ms"),
@@ -109,7 +103,7 @@ pub fn table(classes: &PriorityClasses) -> (Vec<MetricDef>, Layout) {
         MetricDef::counter("sluice.throttle.tuner.tighten.cause.latency"),
         MetricDef::counter("sluice.throttle.tuner.tighten.cause.error_rate"),
         MetricDef::counter("sluice.throttle.tuner.relax"),
-    ];
+    ]);
     for id in classes.ids() {
         t.push(MetricDef::counter(format!(
             "sluice.throttle.rq_admitted.class.{}",

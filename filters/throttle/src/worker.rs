@@ -10,7 +10,7 @@ use sluice_core::priority::{ClassId, ClassSource};
 use sluice_core::random::Random;
 use sluice_core::random::SplitMix64;
 use sluice_core::shared::{
-    Acquire, SharedInflight, SharedLimit, SharedSuccess, SharedTuner, UpdateStats,
+    keys, Acquire, SharedInflight, SharedLimit, SharedSuccess, SharedTuner, UpdateStats,
 };
 use sluice_core::throttle::Throttle;
 use sluice_core::time::Timestamp;
@@ -19,29 +19,6 @@ use sluice_glue::log;
 use sluice_glue::metrics::Metrics;
 use std::cell::RefCell;
 use std::time::Duration;
-
-/// Shared-data key of a destination's in-flight record. The version in the
-/// key lets a new record format live beside the old during an upgrade.
-pub fn inflight_key(destination: &str) -> String {
-    format!("sluice.v1.inflight.{destination}")
-}
-
-/// How long a lane counts without a heartbeat: four ticks, at least 2 s, so
-/// one late tick never drops a live worker's requests from the count.
-/// Shared-data key of a destination's adaptive-limit record.
-pub fn limit_key(destination: &str) -> String {
-    format!("sluice.v1.limit.{destination}")
-}
-
-/// Shared-data key of a destination's success counts.
-pub fn success_key(destination: &str) -> String {
-    format!("sluice.v1.success.{destination}")
-}
-
-/// Shared-data key of a destination's SLO tuner record.
-pub fn tuner_key(destination: &str) -> String {
-    format!("sluice.v1.tuner.{destination}")
-}
 
 /// The adaptive limit and the random draws its probes are jittered with.
 struct Adaptive {
@@ -53,10 +30,6 @@ struct Adaptive {
 struct Tuner {
     shared: SharedTuner,
     random: SplitMix64,
-}
-
-pub fn lane_ttl(tick: Duration) -> Duration {
-    (tick * 4).max(Duration::from_secs(2))
 }
 
 pub struct Worker {
@@ -91,15 +64,15 @@ impl Worker {
             log::warn(|| format!("the host refused to define metric {name}"));
         }
         let inflight = SharedInflight::new(
-            inflight_key(&config.destination),
+            keys::inflight(&config.destination),
             worker_id,
-            lane_ttl(config.tick),
+            keys::lane_ttl(config.tick),
         );
         let adaptive = match &config.limit {
             LimitConfig::Static { .. } => None,
             LimitConfig::Adaptive(a) => Some(RefCell::new(Adaptive {
                 limit: SharedLimit::new(
-                    limit_key(&config.destination),
+                    keys::limit(&config.destination),
                     a.params.clone(),
                     a.window,
                     a.percentile,
@@ -109,14 +82,14 @@ impl Worker {
         };
         let success = config.success_rate.as_ref().map(|p| {
             RefCell::new(SharedSuccess::new(
-                success_key(&config.destination),
+                keys::success(&config.destination),
                 p.clone(),
                 config.classes.len(),
             ))
         });
         let tuner = config.slo.as_ref().map(|p| {
             RefCell::new(Tuner {
-                shared: SharedTuner::new(tuner_key(&config.destination), p.clone()),
+                shared: SharedTuner::new(keys::tuner(&config.destination), p.clone()),
                 random: SplitMix64::new(worker_id ^ 0x7E4E),
             })
         });
@@ -385,14 +358,17 @@ impl Worker {
         if let Some(counter) = self.layout.tuner_move(step) {
             self.metrics.add(counter, 1);
         }
+        // Integers only: float formatting would add ~18 KB to the module.
+        let cap = |v: f64| if v.is_finite() { v as u64 } else { u64::MAX };
         let describe = || {
             let before = sync.before;
             format!(
-                "slo tuner: {step:?} (latency {} ms, errors {}‰): max_limit {} -> {}, share_scale {}‰ -> {}‰, aggression {}‰ -> {}‰",
+                "slo tuner: {} (latency {} ms, errors {}‰): max_limit {} -> {}, share_scale {}‰ -> {}‰, aggression {}‰ -> {}‰",
+                step.as_str(),
                 seen.latency.map_or(0, |l| l.as_millis()),
                 seen.error_rate.map_or(0, permille),
-                before.max_limit,
-                tuned.max_limit,
+                cap(before.max_limit),
+                cap(tuned.max_limit),
                 permille(before.share_scale),
                 permille(tuned.share_scale),
                 before.aggression.map_or(0, permille),
@@ -434,22 +410,9 @@ impl Worker {
     }
 
     fn record_update(&self, stats: &UpdateStats) {
-        if stats.cas_retries > 0 {
-            self.metrics
-                .add(self.layout.cas_retries(), i64::from(stats.cas_retries));
-        }
-        if stats.decode_resets > 0 {
-            self.metrics
-                .add(self.layout.decode_resets(), i64::from(stats.decode_resets));
-            log::warn(|| {
-                format!(
-                    "shared record {} did not decode; reset it",
-                    self.inflight.borrow().key()
-                )
+        self.metrics
+            .record_shared_data(self.layout.shared_data(), stats, || {
+                self.throttle.config().destination.clone()
             });
-        }
-        if stats.deferred {
-            self.metrics.add(self.layout.deferred_writes(), 1);
-        }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::error::ConfigError;
 use super::json::Object;
-use super::validate;
+use super::validate::{self, Shown};
 use crate::priority::{PriorityClasses, MAX_CLASSES, STANDARD_CLASSES};
 
 /// Reads `classes` (default: [`STANDARD_CLASSES`]) and
@@ -51,7 +51,9 @@ pub(crate) fn read(root: &mut Object<'_>) -> Result<PriorityClasses, ConfigError
         if let Some((prev_name, prev_share)) = classes.last() {
             if share > *prev_share {
                 return Err(at.field("share").error(format!(
-                    "{share} is larger than the share {prev_share} of the more important class '{prev_name}'; shares must not increase down the list"
+                    "{} is larger than the share {} of the more important class '{prev_name}'; shares must not increase down the list",
+                    share.shown(),
+                    prev_share.shown()
                 )));
             }
         }

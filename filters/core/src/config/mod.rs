@@ -10,6 +10,7 @@ mod adaptive;
 mod classes;
 mod error;
 mod json;
+mod router;
 mod rules;
 mod shed;
 mod slo;
@@ -18,6 +19,7 @@ mod validate;
 
 pub use adaptive::AdaptiveLimit;
 pub use error::ConfigError;
+pub use router::{ClusterConfig, OutlierParams, RouterConfig, MAX_CLUSTERS, MAX_ROUTE_RULES};
 pub use rules::MAX_RULES;
 pub use shed::ShedResponse;
 pub use throttle::{LimitConfig, Mode, ThrottleConfig};

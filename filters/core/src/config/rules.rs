@@ -15,7 +15,7 @@ use super::error::ConfigError;
 use super::json::Object;
 use super::validate;
 use crate::priority::PriorityClasses;
-use crate::rules::{Cidr, HeaderMatch, PathMatch, Rule, ValueMatch};
+use crate::rules::{Cidr, Conditions, HeaderMatch, PathMatch, Rule, ValueMatch};
 
 /// Most rules a configuration may hold; each request may try them all.
 pub const MAX_RULES: usize = 64;
@@ -47,25 +47,24 @@ fn rule(mut raw: Object<'_>, classes: &PriorityClasses) -> Result<Rule, ConfigEr
             .field("class")
             .error(format!("'{name}' is not a declared class"))
     })?;
+    let when = conditions(&mut raw)?;
+    raw.finish()?;
+    Ok(Rule { class, when })
+}
+
+/// Reads the condition keys of a rule (`path_exact`, `path_prefix`,
+/// `methods`, `headers`, `source_cidrs`) from `raw`; the caller reads its
+/// own keys and finishes the object.
+pub(crate) fn conditions(raw: &mut Object<'_>) -> Result<Conditions, ConfigError> {
     let path = match (raw.opt_str("path_exact")?, raw.opt_str("path_prefix")?) {
         (Some(_), Some(_)) => {
             return Err(raw.path().error("give path_exact or path_prefix, not both"))
         }
-        (Some(p), None) => Some(PathMatch::Exact(path_value(&mut raw, "path_exact", p)?)),
-        (None, Some(p)) => Some(PathMatch::Prefix(path_value(&mut raw, "path_prefix", p)?)),
+        (Some(p), None) => Some(PathMatch::Exact(path_value(raw, "path_exact", p)?)),
+        (None, Some(p)) => Some(PathMatch::Prefix(path_value(raw, "path_prefix", p)?)),
         (None, None) => None,
     };
-    let methods = raw
-        .strings("methods")?
-        .into_iter()
-        .map(|(at, m)| {
-            if !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()) {
-                Ok(m.to_string())
-            } else {
-                Err(at.error(format!("'{m}' is not an upper-case HTTP method")))
-            }
-        })
-        .collect::<Result<_, _>>()?;
+    let methods = methods(raw, "methods")?;
     let headers = raw
         .array("headers")?
         .unwrap_or_default()
@@ -77,14 +76,26 @@ fn rule(mut raw: Object<'_>, classes: &PriorityClasses) -> Result<Rule, ConfigEr
         .into_iter()
         .map(|(at, c)| Cidr::parse(c).map_err(|e| at.error(e)))
         .collect::<Result<_, _>>()?;
-    raw.finish()?;
-    Ok(Rule {
-        class,
+    Ok(Conditions {
         path,
         methods,
         headers,
         sources,
     })
+}
+
+/// A list of upper-case HTTP methods at `key` (empty when absent).
+pub(crate) fn methods(raw: &mut Object<'_>, key: &'static str) -> Result<Vec<String>, ConfigError> {
+    raw.strings(key)?
+        .into_iter()
+        .map(|(at, m)| {
+            if !m.is_empty() && m.bytes().all(|b| b.is_ascii_uppercase()) {
+                Ok(m.to_string())
+            } else {
+                Err(at.error(format!("'{m}' is not an upper-case HTTP method")))
+            }
+        })
+        .collect()
 }
 
 fn path_value(raw: &mut Object<'_>, key: &'static str, value: &str) -> Result<String, ConfigError> {
@@ -104,14 +115,18 @@ fn header(mut raw: Object<'_>) -> Result<HeaderMatch, ConfigError> {
     let bare = name.strip_prefix(':').unwrap_or(name);
     validate::header_name(&raw.path().field("name"), bare)?;
     let name = name.to_string();
-    let exact = raw.opt_str("exact")?;
-    let prefix = raw.opt_str("prefix")?;
-    let value = match (exact, prefix) {
-        (None, None) => ValueMatch::Present,
-        (Some(v), None) => ValueMatch::Exact(v.as_bytes().to_vec()),
-        (None, Some(v)) => ValueMatch::Prefix(v.as_bytes().to_vec()),
-        (Some(_), Some(_)) => return Err(raw.path().error("give exact or prefix, not both")),
-    };
+    let value = value_match(&mut raw)?;
     raw.finish()?;
     Ok(HeaderMatch { name, value })
+}
+
+/// The `exact` or `prefix` key of a header, query or cookie match; neither
+/// means "present".
+pub(crate) fn value_match(raw: &mut Object<'_>) -> Result<ValueMatch, ConfigError> {
+    match (raw.opt_str("exact")?, raw.opt_str("prefix")?) {
+        (None, None) => Ok(ValueMatch::Present),
+        (Some(v), None) => Ok(ValueMatch::Exact(v.as_bytes().to_vec())),
+        (None, Some(v)) => Ok(ValueMatch::Prefix(v.as_bytes().to_vec())),
+        (Some(_), Some(_)) => Err(raw.path().error("give exact or prefix, not both")),
+    }
 }

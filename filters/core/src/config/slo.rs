@@ -13,6 +13,7 @@
 use super::adaptive;
 use super::error::ConfigError;
 use super::json::Object;
+use super::validate::Shown;
 use crate::limit::tuner::{Knob, TunerParams};
 use std::time::Duration;
 
@@ -94,10 +95,11 @@ fn knob(
     let max = raw.required_f64_in("max", min, hi)?;
     let step = raw.required_f64("step")?;
     if step <= 0.0 || step > hi - lo {
-        return Err(raw
-            .path()
-            .field("step")
-            .error(format!("{step} must be above 0 and at most {}", hi - lo)));
+        return Err(raw.path().field("step").error(format!(
+            "{} must be above 0 and at most {}",
+            step.shown(),
+            (hi - lo).shown()
+        )));
     }
     raw.finish()?;
     Ok(Some(Knob { min, max, step }))

@@ -110,6 +110,19 @@ pub enum TunerMove {
     Cooldown,
 }
 
+impl TunerMove {
+    /// For logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TunerMove::Tighten(Cause::Latency) => "tighten (latency)",
+            TunerMove::Tighten(Cause::ErrorRate) => "tighten (error rate)",
+            TunerMove::Relax => "relax",
+            TunerMove::Hold => "hold",
+            TunerMove::Cooldown => "hold (cooldown)",
+        }
+    }
+}
+
 /// Which target a tightening answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cause {

@@ -15,7 +15,9 @@
 //! dead VM cannot leak in-flight slots forever.
 
 mod adaptive;
+mod destination;
 mod inflight;
+pub mod keys;
 mod kv;
 mod lanes;
 mod memory;
@@ -23,6 +25,7 @@ mod success;
 mod tuner;
 
 pub use adaptive::{AdaptiveRecord, Flush, SharedLimit};
+pub use destination::{DestinationRecord, DestinationSync, SharedDestination};
 pub use inflight::{Acquire, SharedInflight, UpdateStats};
 pub use kv::{cas_update, CasOutcome, KvError, SharedKv, Step};
 pub use lanes::{DecodeError, Lane, LaneRecord, MAX_LANES};
