@@ -11,6 +11,15 @@ use crate::limit::tuner::Tuned;
 use crate::priority::{ClassId, ClassSource};
 use crate::random::Random;
 use crate::request::RequestView;
+use crate::rules::Facts;
+
+/// A static limit, or an adaptive limit's start-up (minimum) value.
+pub fn initial_limit(limit: &LimitConfig) -> u32 {
+    match limit {
+        LimitConfig::Static { max_inflight } => *max_inflight,
+        LimitConfig::Adaptive(a) => a.params.min_limit,
+    }
+}
 
 /// A configured throttle.
 #[derive(Clone, Debug)]
@@ -31,10 +40,21 @@ impl Throttle {
     /// (minimum) value; the glue passes the adaptive limit in force to
     /// [`Throttle::threshold_at`].
     pub fn limit(&self) -> u32 {
-        match &self.config.limit {
-            LimitConfig::Static { max_inflight } => *max_inflight,
-            LimitConfig::Adaptive(a) => a.params.min_limit,
+        initial_limit(&self.config.limit)
+    }
+
+    /// The destination a request counts against: 0 for the top-level one,
+    /// `i + 1` for the first route `i` whose conditions hold.
+    pub fn destination_of(&self, request: &impl RequestView) -> usize {
+        if self.config.routes.is_empty() {
+            return 0;
         }
+        let mut facts = Facts::new(request);
+        self.config
+            .routes
+            .iter()
+            .position(|r| r.when.matches(&mut facts))
+            .map_or(0, |i| i + 1)
     }
 
     /// Whether a shed decision is carried out: never in shadow mode; in
@@ -118,6 +138,50 @@ mod tests {
         );
         let n = (0..10_000).filter(|_| quarter.enforce(&mut r)).count();
         assert!((2_300..2_700).contains(&n), "{n} of 10000 enforced");
+    }
+
+    #[test]
+    fn routes_pick_their_own_destination_in_order() {
+        let t = Throttle::new(
+            ThrottleConfig::from_json(
+                br#"{"limit": {"static": {"max_inflight": 100}},
+                     "routes": [{"destination": "checkout", "path_prefix": "/checkout",
+                                 "limit": {"static": {"max_inflight": 10}}},
+                                {"destination": "search", "headers": [{"name": ":authority", "exact": "search.shop"}],
+                                 "limit": {"adaptive": {}}}]}"#,
+            )
+            .expect("valid"),
+        );
+        let at = |path: &str, host: &str| {
+            t.destination_of(
+                &OwnedRequest::new()
+                    .with_header(":path", path)
+                    .with_header(":authority", host),
+            )
+        };
+        assert_eq!(at("/checkout/pay", "search.shop"), 1);
+        assert_eq!(at("/q", "search.shop"), 2);
+        assert_eq!(at("/q", "shop"), 0);
+        let names: Vec<&str> = t.config().destinations().map(|(n, _)| n).collect();
+        assert_eq!(names, ["default", "checkout", "search"]);
+        for bad in [
+            r#"[{"destination": "default", "limit": {"static": {"max_inflight": 1}}}]"#,
+            r#"[{"destination": "a", "limit": {"static": {"max_inflight": 1}}},
+                {"destination": "a", "limit": {"static": {"max_inflight": 1}}}]"#,
+        ] {
+            let json =
+                format!(r#"{{"limit": {{"static": {{"max_inflight": 1}}}}, "routes": {bad}}}"#);
+            let e = ThrottleConfig::from_json(json.as_bytes()).unwrap_err();
+            assert!(e.path.ends_with("].destination"), "{e}");
+        }
+        let missing =
+            r#"{"limit": {"static": {"max_inflight": 1}}, "routes": [{"destination": "a"}]}"#;
+        assert_eq!(
+            ThrottleConfig::from_json(missing.as_bytes())
+                .unwrap_err()
+                .path,
+            "routes[0]"
+        );
     }
 
     #[test]

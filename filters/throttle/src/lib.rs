@@ -15,6 +15,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod destination;
 mod metrics;
 mod root;
 mod stream;

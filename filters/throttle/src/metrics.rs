@@ -16,6 +16,10 @@ pub struct Layout {
     classes: usize,
 }
 
+/// Per route (destination index ≥ 1), after the fixed and per-class
+/// entries: its limit and its in-flight gauges.
+const PER_ROUTE: usize = 2;
+
 const GAUGE_INFLIGHT: usize = 0;
 const GAUGE_LIMIT: usize = 1;
 /// Three counters: CAS retries, decode resets, deferred writes.
@@ -32,11 +36,22 @@ const COUNTER_TUNER_RELAX: usize = 13;
 const FIXED: usize = 14;
 
 impl Layout {
-    pub fn inflight(self) -> usize {
-        GAUGE_INFLIGHT
+    /// In-flight gauge of destination `d` (0: the top-level one).
+    pub fn inflight(self, d: usize) -> usize {
+        match d {
+            0 => GAUGE_INFLIGHT,
+            d => self.route(d) + 1,
+        }
     }
-    pub fn limit(self) -> usize {
-        GAUGE_LIMIT
+    /// Limit gauge of destination `d`.
+    pub fn limit(self, d: usize) -> usize {
+        match d {
+            0 => GAUGE_LIMIT,
+            d => self.route(d),
+        }
+    }
+    fn route(self, d: usize) -> usize {
+        FIXED + self.classes * (1 + 2 * ShedReason::ALL.len()) + (d - 1) * PER_ROUTE
     }
     /// The first of the three shared-data counters.
     pub fn shared_data(self) -> usize {
@@ -87,7 +102,7 @@ impl Layout {
 }
 
 /// The metric table for a set of classes, and its layout.
-pub fn table(classes: &PriorityClasses) -> (Vec<MetricDef>, Layout) {
+pub fn table(classes: &PriorityClasses, routes: &[&str]) -> (Vec<MetricDef>, Layout) {
     let mut t = vec![
         MetricDef::gauge("sluice.throttle.inflight"),
         MetricDef::gauge("sluice.throttle.limit"),
@@ -128,6 +143,14 @@ pub fn table(classes: &PriorityClasses) -> (Vec<MetricDef>, Layout) {
             )));
         }
     }
+    for route in routes {
+        t.push(MetricDef::gauge(format!(
+            "sluice.throttle.route_limit.destination.{route}"
+        )));
+        t.push(MetricDef::gauge(format!(
+            "sluice.throttle.route_inflight.destination.{route}"
+        )));
+    }
     (
         t,
         Layout {
@@ -143,7 +166,7 @@ mod tests {
     #[test]
     fn layout_indexes_match_table_names() {
         let classes = PriorityClasses::standard();
-        let (t, l) = table(&classes);
+        let (t, l) = table(&classes, &["checkout"]);
         let sheddable = classes.by_name(b"sheddable").expect("class");
         assert_eq!(
             t[l.admitted(sheddable)].name,
@@ -167,6 +190,15 @@ mod tests {
         );
         let relax = l.tuner_move(TunerMove::Relax).expect("counted");
         assert_eq!(t[relax].name, "sluice.throttle.tuner.relax");
-        assert_eq!(t.len(), l.shadow_shed(sheddable, ShedReason::SloGuard) + 1);
+        assert_eq!(
+            t[l.limit(1)].name,
+            "sluice.throttle.route_limit.destination.checkout"
+        );
+        assert_eq!(
+            t[l.inflight(1)].name,
+            "sluice.throttle.route_inflight.destination.checkout"
+        );
+        assert_eq!(t[l.inflight(0)].name, "sluice.throttle.inflight");
+        assert_eq!(t.len(), l.inflight(1) + 1);
     }
 }

@@ -15,6 +15,8 @@ pub struct ThrottleStream {
     admitted_at: Option<Timestamp>,
     /// The request's class, once classified.
     class: Option<ClassId>,
+    /// The destination the request counts against.
+    destination: usize,
 }
 
 impl ThrottleStream {
@@ -23,6 +25,7 @@ impl ThrottleStream {
             worker,
             admitted_at: None,
             class: None,
+            destination: 0,
         }
     }
 
@@ -35,7 +38,7 @@ impl ThrottleStream {
             if let Some(worker) = &self.worker {
                 let latency =
                     completed.then(|| (host::now().saturating_since(admitted_at), admitted_at));
-                worker.release(latency);
+                worker.release(self.destination, latency);
             }
         }
     }
@@ -53,8 +56,9 @@ impl HttpContext for ThrottleStream {
         let Some(worker) = &self.worker else {
             return Action::Continue;
         };
-        let (class, admission) = worker.admit();
+        let (class, destination, admission) = worker.admit();
         self.class = Some(class);
+        self.destination = destination;
         match (class, admission) {
             (_, Admission::Admitted) => {
                 self.admitted_at = Some(host::now());

@@ -1,17 +1,16 @@
 //! What one VM (one Envoy worker thread) keeps for a configured throttle,
 //! shared by the root context and its streams.
 
+use crate::destination::{Adaptive, Destination};
 use crate::metrics::{self, Layout};
-use sluice_core::config::{LimitConfig, ThrottleConfig};
+use sluice_core::config::ThrottleConfig;
 use sluice_core::decision::ShedReason;
 use sluice_core::limit::gradient::LimitReason;
 use sluice_core::limit::tuner::{Tuned, TunerMove};
 use sluice_core::priority::{ClassId, ClassSource};
 use sluice_core::random::Random;
 use sluice_core::random::SplitMix64;
-use sluice_core::shared::{
-    keys, Acquire, SharedInflight, SharedLimit, SharedSuccess, SharedTuner, UpdateStats,
-};
+use sluice_core::shared::{keys, Acquire, SharedSuccess, SharedTuner, UpdateStats};
 use sluice_core::throttle::Throttle;
 use sluice_core::time::Timestamp;
 use sluice_glue::host::{self, EnvoySharedData, RequestHeaders};
@@ -19,12 +18,6 @@ use sluice_glue::log;
 use sluice_glue::metrics::Metrics;
 use std::cell::RefCell;
 use std::time::Duration;
-
-/// The adaptive limit and the random draws its probes are jittered with.
-struct Adaptive {
-    limit: SharedLimit,
-    random: SplitMix64,
-}
 
 /// The SLO tuner and the random draws its evaluations are jittered with.
 struct Tuner {
@@ -34,8 +27,8 @@ struct Tuner {
 
 pub struct Worker {
     throttle: Throttle,
-    inflight: RefCell<SharedInflight>,
-    adaptive: Option<RefCell<Adaptive>>,
+    /// The top-level destination (0), then one per configured route.
+    destinations: Vec<Destination>,
     success: Option<RefCell<SharedSuccess>>,
     tuner: Option<RefCell<Tuner>>,
     /// Draws for `enforce_percent` and success-rate throttling.
@@ -58,28 +51,20 @@ pub enum Admission {
 
 impl Worker {
     pub fn new(config: ThrottleConfig, worker_id: u64) -> Self {
-        let (table, layout) = metrics::table(&config.classes);
+        let routes: Vec<&str> = config
+            .routes
+            .iter()
+            .map(|r| r.destination.as_str())
+            .collect();
+        let (table, layout) = metrics::table(&config.classes, &routes);
         let (metrics, refused) = Metrics::define(&table);
         for name in refused {
             log::warn(|| format!("the host refused to define metric {name}"));
         }
-        let inflight = SharedInflight::new(
-            keys::inflight(&config.destination),
-            worker_id,
-            keys::lane_ttl(config.tick),
-        );
-        let adaptive = match &config.limit {
-            LimitConfig::Static { .. } => None,
-            LimitConfig::Adaptive(a) => Some(RefCell::new(Adaptive {
-                limit: SharedLimit::new(
-                    keys::limit(&config.destination),
-                    a.params.clone(),
-                    a.window,
-                    a.percentile,
-                ),
-                random: SplitMix64::new(worker_id ^ 0x5EED),
-            })),
-        };
+        let destinations: Vec<Destination> = config
+            .destinations()
+            .map(|(name, limit)| Destination::new(name, limit, worker_id, config.tick))
+            .collect();
         let success = config.success_rate.as_ref().map(|p| {
             RefCell::new(SharedSuccess::new(
                 keys::success(&config.destination),
@@ -94,11 +79,12 @@ impl Worker {
             })
         });
         let throttle = Throttle::new(config);
-        metrics.set(layout.limit(), u64::from(throttle.limit()));
+        for (d, dest) in destinations.iter().enumerate() {
+            metrics.set(layout.limit(d), u64::from(dest.limit()));
+        }
         Worker {
             throttle,
-            inflight: RefCell::new(inflight),
-            adaptive,
+            destinations,
             success,
             tuner,
             random: RefCell::new(SplitMix64::new(worker_id)),
@@ -107,36 +93,52 @@ impl Worker {
         }
     }
 
-    /// The configured limit: the static one, or the adaptive limit as of
-    /// this worker's last flush.
-    pub fn limit(&self) -> u32 {
-        match &self.adaptive {
-            Some(a) => a.borrow().limit.limit(),
-            None => self.throttle.limit(),
-        }
+    /// The top-level destination, whose records success-rate throttling
+    /// and the SLO tuner read.
+    fn main(&self) -> &Destination {
+        &self.destinations[0]
     }
 
-    /// The SLO tuner's values as of this worker's last sync.
-    fn tuned(&self) -> Option<Tuned> {
-        self.tuner.as_ref().map(|t| t.borrow().shared.tuned())
+    /// The SLO tuner's values for destination `d` as of this worker's last
+    /// sync: its cap applies to the top-level limit only, its share scale
+    /// to every destination.
+    fn tuned(&self, d: usize) -> Option<Tuned> {
+        let tuned = self.tuner.as_ref().map(|t| t.borrow().shared.tuned())?;
+        Some(if d == 0 {
+            tuned
+        } else {
+            Tuned {
+                max_limit: f64::INFINITY,
+                ..tuned
+            }
+        })
     }
 
-    /// The limit in force: the configured one under the tuner's cap.
+    /// The top-level limit in force: the configured one under the tuner's
+    /// cap.
     fn limit_in_force(&self) -> u32 {
-        let limit = self.limit();
-        self.tuned().map_or(limit, |t| t.cap(limit))
+        let limit = self.main().limit();
+        self.tuned(0).map_or(limit, |t| t.cap(limit))
     }
 
     pub fn tick_period(&self) -> Duration {
         self.throttle.config().tick
     }
 
-    /// Classifies the current request and admits or sheds it.
-    pub fn admit(&self) -> (ClassId, Admission) {
+    /// Classifies the current request, finds its destination, and admits
+    /// or sheds it.
+    pub fn admit(&self) -> (ClassId, usize, Admission) {
         let (class, source) = self.throttle.classify(&RequestHeaders);
+        let d = self.throttle.destination_of(&RequestHeaders);
         if source == ClassSource::UnknownValue {
             self.metrics.add(self.layout.unknown_priority(), 1);
         }
+        let (class, admission) = self.admit_to(class, d);
+        (class, d, admission)
+    }
+
+    fn admit_to(&self, class: ClassId, d: usize) -> (ClassId, Admission) {
+        let dest = &self.destinations[d];
         if let Some(s) = &self.success {
             let p = {
                 let mut s = s.borrow_mut();
@@ -146,7 +148,7 @@ impl Worker {
             if p > 0.0 && self.random.borrow_mut().next_unit() < p {
                 let reason = ShedReason::SuccessRate;
                 if !self.throttle.enforce(&mut *self.random.borrow_mut()) {
-                    return (class, self.forward_unenforced(class, reason));
+                    return (class, self.forward_unenforced(class, d, reason));
                 }
                 self.metrics.add(self.layout.shed(class, reason), 1);
                 log::debug(|| {
@@ -160,25 +162,25 @@ impl Worker {
                 return (class, Admission::Shed(reason));
             }
         }
-        let limit = self.limit();
-        let tuned = self.tuned();
+        let limit = dest.limit();
+        let tuned = self.tuned(d);
         let threshold = match &tuned {
             Some(t) => self.throttle.tuned_threshold(limit, class, t),
             None => self.throttle.threshold_at(limit, class),
         };
         let (acquire, stats) =
-            self.inflight
+            dest.inflight
                 .borrow_mut()
                 .try_acquire(&EnvoySharedData, host::now(), threshold);
         self.record_update(&stats);
         match acquire {
             Acquire::Admitted { inflight_before } => {
-                if let Some(a) = &self.adaptive {
+                if let Some(a) = &dest.adaptive {
                     a.borrow_mut().limit.observe_inflight(inflight_before + 1);
                 }
                 self.metrics.add(self.layout.admitted(class), 1);
                 self.metrics
-                    .set(self.layout.inflight(), inflight_before + 1);
+                    .set(self.layout.inflight(d), inflight_before + 1);
                 (class, Admission::Admitted)
             }
             Acquire::Full { inflight } => {
@@ -187,11 +189,11 @@ impl Worker {
                     None => ShedReason::ConcurrencyLimit,
                 };
                 if !self.throttle.enforce(&mut *self.random.borrow_mut()) {
-                    return (class, self.forward_unenforced(class, reason));
+                    return (class, self.forward_unenforced(class, d, reason));
                 }
                 self.metrics.add(self.layout.shed(class, reason), 1);
-                self.metrics.set(self.layout.inflight(), inflight);
-                if let Some(a) = &self.adaptive {
+                self.metrics.set(self.layout.inflight(d), inflight);
+                if let Some(a) = &dest.adaptive {
                     a.borrow_mut().limit.observe_shed();
                 }
                 log::debug(|| {
@@ -212,15 +214,16 @@ impl Worker {
     /// Forwards a request the policy would shed: it takes a slot like any
     /// forwarded request (the in-flight count stays the real load), and the
     /// decision is counted and logged.
-    fn forward_unenforced(&self, class: ClassId, reason: ShedReason) -> Admission {
-        let (acquire, stats) =
-            self.inflight
-                .borrow_mut()
-                .try_acquire(&EnvoySharedData, host::now(), u32::MAX);
+    fn forward_unenforced(&self, class: ClassId, d: usize, reason: ShedReason) -> Admission {
+        let (acquire, stats) = self.destinations[d].inflight.borrow_mut().try_acquire(
+            &EnvoySharedData,
+            host::now(),
+            u32::MAX,
+        );
         self.record_update(&stats);
         if let Acquire::Admitted { inflight_before } = acquire {
             self.metrics
-                .set(self.layout.inflight(), inflight_before + 1);
+                .set(self.layout.inflight(d), inflight_before + 1);
         }
         self.metrics.add(self.layout.shadow_shed(class, reason), 1);
         log::debug(|| {
@@ -282,28 +285,37 @@ impl Worker {
     /// Frees one admitted request's slot; `latency` (from admission to the
     /// end of the response) feeds the adaptive limit when the stream
     /// completed.
-    pub fn release(&self, latency: Option<(Duration, Timestamp)>) {
-        if let (Some(a), Some((l, admitted_at))) = (&self.adaptive, latency) {
+    pub fn release(&self, d: usize, latency: Option<(Duration, Timestamp)>) {
+        let Some(dest) = self.destinations.get(d) else {
+            return;
+        };
+        if let (Some(a), Some((l, admitted_at))) = (&dest.adaptive, latency) {
             a.borrow_mut().limit.record_latency(l, admitted_at);
         }
-        let (total, stats) = self
+        let (total, stats) = dest
             .inflight
             .borrow_mut()
             .release(&EnvoySharedData, host::now());
         self.record_update(&stats);
-        self.metrics.set(self.layout.inflight(), total);
+        self.metrics.set(self.layout.inflight(d), total);
     }
 
-    /// Housekeeping: heartbeat and lane repair, gauges.
+    /// Housekeeping: heartbeat and lane repair, limits, gauges.
     pub fn tick(&self) {
-        let (total, stats) = self
-            .inflight
-            .borrow_mut()
-            .heartbeat(&EnvoySharedData, host::now());
-        self.record_update(&stats);
-        self.metrics.set(self.layout.inflight(), total);
-        if let Some(a) = &self.adaptive {
-            self.flush_adaptive(&mut a.borrow_mut());
+        for (d, dest) in self.destinations.iter().enumerate() {
+            let (total, stats) = dest
+                .inflight
+                .borrow_mut()
+                .heartbeat(&EnvoySharedData, host::now());
+            self.record_update(&stats);
+            self.metrics.set(self.layout.inflight(d), total);
+            if let Some(a) = &dest.adaptive {
+                self.flush_adaptive(d, &mut a.borrow_mut());
+            }
+            if d > 0 {
+                self.metrics
+                    .set(self.layout.limit(d), u64::from(dest.limit()));
+            }
         }
         if let Some(t) = &self.tuner {
             // Read before borrowing the tuner: the limit in force reads it.
@@ -312,20 +324,20 @@ impl Worker {
         }
         if let Some(s) = &self.success {
             let mut s = s.borrow_mut();
-            if let Some(k) = self.tuned().and_then(|t| t.aggression) {
+            if let Some(k) = self.tuned(0).and_then(|t| t.aggression) {
                 s.set_aggression(k);
             }
             let stats = s.flush(&EnvoySharedData, host::now());
             self.record_update(&stats);
         }
         self.metrics
-            .set(self.layout.limit(), u64::from(self.limit_in_force()));
+            .set(self.layout.limit(0), u64::from(self.limit_in_force()));
     }
 
     /// Merges this worker's answer counts into the tuner's record; the sync
     /// that finds an evaluation due moves the knobs and logs why.
     fn sync_tuner(&self, t: &mut Tuner, limit: u32) {
-        let latency = self.adaptive.as_ref().and_then(|a| {
+        let latency = self.main().adaptive.as_ref().and_then(|a| {
             let a = a.borrow();
             a.limit
                 .record()
@@ -383,16 +395,19 @@ impl Worker {
 
     /// Merges this worker's latencies into the shared window; the flush
     /// that closes a window moves the limit and says why at debug level.
-    fn flush_adaptive(&self, a: &mut Adaptive) {
+    fn flush_adaptive(&self, d: usize, a: &mut Adaptive) {
         let before = a.limit.limit();
         let Adaptive { limit, random } = a;
         let flush = limit.flush(&EnvoySharedData, host::now(), random);
         self.record_update(&flush.stats);
-        if let Some(rec) = limit.record() {
-            self.metrics
-                .set(self.layout.latency_ms(), rec.last_rtt.as_millis() as u64);
-            let min_rtt = rec.state.min_rtt.map_or(0, |d| d.as_millis() as u64);
-            self.metrics.set(self.layout.min_rtt_ms(), min_rtt);
+        match limit.record() {
+            Some(rec) if d == 0 => {
+                self.metrics
+                    .set(self.layout.latency_ms(), rec.last_rtt.as_millis() as u64);
+                let min_rtt = rec.state.min_rtt.map_or(0, |d| d.as_millis() as u64);
+                self.metrics.set(self.layout.min_rtt_ms(), min_rtt);
+            }
+            _ => {}
         }
         if let Some(reason) = flush.closed {
             log::debug(|| {
@@ -404,7 +419,13 @@ impl Worker {
                     LimitReason::AppLimited => "app-limited, no growth".to_string(),
                     LimitReason::TooFewSamples => "too few samples".to_string(),
                 };
-                format!("limit {} -> {} ({why})", before, flush.limit)
+                let name = self
+                    .throttle
+                    .config()
+                    .destinations()
+                    .nth(d)
+                    .map_or("", |x| x.0);
+                format!("limit of {name} {} -> {} ({why})", before, flush.limit)
             });
         }
     }

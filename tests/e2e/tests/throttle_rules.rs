@@ -100,3 +100,53 @@ fn a_shed_grpc_request_gets_the_configured_grpc_status() {
     assert_eq!(reply.header("grpc-status"), Some("8"), "{reply:?}");
     assert_eq!(reply.header("content-type"), Some("application/grpc"));
 }
+
+/// A route with its own destination and limit: requests to `/checkout`
+/// count against a limit of 2 of their own, while the rest of the traffic
+/// counts against the top-level limit; the route's gauges show its count.
+#[test]
+fn a_route_counts_against_its_own_destination_and_limit() {
+    let upstream = Upstream::start("app", Default::default()).expect("upstream");
+    let config = r#"{"limit": {"static": {"max_inflight": 100}}, "tick_ms": 50,
+        "routes": [{"destination": "checkout", "path_prefix": "/checkout",
+                    "limit": {"static": {"max_inflight": 2}}}]}"#;
+    let (envoy, url) = start(&upstream, config);
+    let client = HttpClient::new();
+    let checkout = format!("{url}/checkout/pay");
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            client.spawn(
+                "GET",
+                &checkout,
+                &[
+                    ("x-upstream-delay-ms", "2000"),
+                    ("x-sluice-priority", "critical"),
+                ],
+            )
+        })
+        .collect();
+    throttle::wait_until(
+        "2 checkout requests upstream",
+        std::time::Duration::from_secs(10),
+        || upstream.stats().in_service >= 2,
+    );
+    let third = client
+        .get(&checkout, &[("x-sluice-priority", "critical")])
+        .expect("third checkout");
+    assert_eq!(
+        third.status, 503,
+        "the route's limit of 2 is full: {third:?}"
+    );
+    let elsewhere = client
+        .get(
+            &format!("{url}/catalog"),
+            &[("x-sluice-priority", "sheddable")],
+        )
+        .expect("catalog");
+    assert_eq!(elsewhere.status, 200, "other paths use the top-level limit");
+    assert_eq!(stat(&envoy, "route_inflight.destination.checkout"), 2);
+    assert_eq!(stat(&envoy, "route_limit.destination.checkout"), 2);
+    for h in held {
+        h.wait().expect("held request");
+    }
+}

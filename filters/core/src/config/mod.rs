@@ -22,4 +22,4 @@ pub use error::ConfigError;
 pub use router::{ClusterConfig, OutlierParams, RouterConfig, MAX_CLUSTERS, MAX_ROUTE_RULES};
 pub use rules::MAX_RULES;
 pub use shed::ShedResponse;
-pub use throttle::{LimitConfig, Mode, ThrottleConfig};
+pub use throttle::{LimitConfig, Mode, RouteLimit, ThrottleConfig, MAX_ROUTES};

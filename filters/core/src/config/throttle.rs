@@ -24,6 +24,7 @@ use super::{classes, rules, slo, validate};
 use crate::limit::success_rate::SuccessRateParams;
 use crate::limit::tuner::TunerParams;
 use crate::priority::{Classifier, PriorityClasses};
+use crate::rules::Conditions;
 use std::time::Duration;
 
 /// How the concurrency limit is set.
@@ -69,7 +70,23 @@ pub struct ThrottleConfig {
     pub success_rate: Option<SuccessRateParams>,
     /// The bounded SLO tuner, when configured.
     pub slo: Option<TunerParams>,
+    /// Routes with their own destination and limit, tried in order; a
+    /// request no route matches counts against `destination` and `limit`.
+    pub routes: Vec<RouteLimit>,
 }
+
+/// A route (by path, method, headers such as `:authority`, source) with its
+/// own shared in-flight record and concurrency limit. Envoy has no
+/// per-route wasm configuration, so the plugin configuration carries them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouteLimit {
+    pub when: Conditions,
+    pub destination: String,
+    pub limit: LimitConfig,
+}
+
+/// Most `routes` a configuration may hold.
+pub const MAX_ROUTES: usize = 16;
 
 fn success_rate(mut raw: Object<'_>, tick: Duration) -> Result<SuccessRateParams, ConfigError> {
     let params = SuccessRateParams {
@@ -93,7 +110,54 @@ fn limit(raw: Object<'_>, tick: Duration) -> Result<LimitConfig, ConfigError> {
     }
 }
 
+fn routes(
+    root: &mut Object<'_>,
+    top_destination: &str,
+    tick: Duration,
+) -> Result<Vec<RouteLimit>, ConfigError> {
+    let Some(items) = root.array("routes")? else {
+        return Ok(Vec::new());
+    };
+    if items.len() > MAX_ROUTES {
+        return Err(root.path().field("routes").error(format!(
+            "{} routes given; at most {MAX_ROUTES} are allowed",
+            items.len()
+        )));
+    }
+    let mut out: Vec<RouteLimit> = Vec::with_capacity(items.len());
+    for (path, item) in items {
+        let mut raw = Object::new(path, item)?;
+        let destination = raw.required_str("destination")?;
+        let destination = validate::identifier(&raw.path().field("destination"), destination)?;
+        if destination == top_destination || out.iter().any(|r| r.destination == destination) {
+            return Err(raw.path().field("destination").error(format!(
+                "'{destination}' is already used; each route needs its own destination"
+            )));
+        }
+        let when = rules::conditions(&mut raw)?;
+        let (limit_path, raw_limit) = raw.required("limit")?;
+        let limit = limit(Object::new(limit_path, raw_limit)?, tick)?;
+        raw.finish()?;
+        out.push(RouteLimit {
+            when,
+            destination,
+            limit,
+        });
+    }
+    Ok(out)
+}
+
 impl ThrottleConfig {
+    /// The destinations in index order: the top-level one (0), then each
+    /// route's.
+    pub fn destinations(&self) -> impl Iterator<Item = (&str, &LimitConfig)> {
+        std::iter::once((self.destination.as_str(), &self.limit)).chain(
+            self.routes
+                .iter()
+                .map(|r| (r.destination.as_str(), &r.limit)),
+        )
+    }
+
     /// Parses and validates the plugin configuration JSON. Nothing is
     /// returned unless the whole document is valid.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
@@ -118,6 +182,7 @@ impl ThrottleConfig {
             Some(s) => Some(success_rate(s, tick)?),
             None => None,
         };
+        let routes = routes(&mut root, &destination, tick)?;
         let slo = match root.opt_object("slo")? {
             None => None,
             Some(raw) => Some(slo::read(
@@ -131,6 +196,7 @@ impl ThrottleConfig {
         };
         root.finish()?;
         Ok(ThrottleConfig {
+            routes,
             slo,
             success_rate,
             mode,
