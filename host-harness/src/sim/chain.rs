@@ -599,6 +599,10 @@ impl World {
         let Some(s) = self.streams.remove(&sid) else {
             return;
         };
+        if let Some(session) = s.session.clone() {
+            let headers = s.data.lock().response_headers.clone();
+            self.sessions.store(session, &headers);
+        }
         if self.config.record_exchanges {
             let d = s.data.lock();
             self.exchanges.push(Exchange {

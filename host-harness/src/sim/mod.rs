@@ -21,6 +21,7 @@ mod deferred;
 pub mod events;
 pub mod exchange;
 mod fast_map;
+mod sessions;
 pub mod upstream;
 mod vms;
 pub mod world;

@@ -5,6 +5,7 @@ use super::config::{Balance, SimConfig};
 use super::events::EventQueue;
 use super::exchange::Exchange;
 use super::fast_map::IdMap;
+use super::sessions::Sessions;
 use super::upstream::Cluster;
 use super::vms::{Shared, Vms};
 use crate::host::clock::VirtualClock;
@@ -152,6 +153,9 @@ pub(super) struct Stream {
     pub awaiting_upstream: bool,
     /// Request headers as sent upstream (only when recording exchanges).
     pub upstream_request: Option<Pairs>,
+    /// The client session (`x-harness-session`), whose cookie jar the
+    /// response's `set-cookie` headers go to.
+    pub session: Option<Vec<u8>>,
 }
 
 /// SplitMix64 draws for the simulation's own randomness.
@@ -189,6 +193,7 @@ pub struct World {
     reported: IdMap<(VmKey, u32), ()>,
     pub(super) simulated: u64,
     pub(super) exchanges: Vec<Exchange>,
+    pub(super) sessions: Sessions,
 }
 
 impl std::fmt::Debug for World {
@@ -258,6 +263,7 @@ impl World {
             reported: IdMap::default(),
             simulated: 0,
             exchanges: Vec::new(),
+            sessions: Sessions::default(),
             config,
         };
         world.start_vms();
@@ -597,6 +603,10 @@ impl World {
             b"x-request-id".to_vec(),
             format!("{:016x}-{:08x}", self.config.seed, sid).into_bytes(),
         ));
+        let session = Sessions::of(&headers);
+        if let Some(id) = &session {
+            self.sessions.attach(id, &mut headers);
+        }
         let data = StreamData {
             request_headers: headers,
             info: RequestInfo {
@@ -639,6 +649,7 @@ impl World {
                 upstream_started: None,
                 upstream_request: None,
                 awaiting_upstream: false,
+                session,
             },
         );
         self.collector.record_offered(self.now(), class);

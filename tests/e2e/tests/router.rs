@@ -255,3 +255,22 @@ fn an_invalid_router_configuration_is_refused() {
         "{log}"
     );
 }
+
+/// Shadow mode decides and counts, but leaves the destination alone: the
+/// request takes Envoy's own (fallback) route to app_a, while the decision
+/// for app_c is counted under `rq_shadow` and shown in the decision header.
+#[test]
+fn shadow_mode_records_decisions_without_routing_on_them() {
+    let config = RULES.replace(r#""tick_ms": 100"#, r#""tick_ms": 100, "mode": "shadow""#);
+    let m = start(&config, None, Default::default());
+    let client = HttpClient::new();
+    let gold = client.get(&m.url, &[("x-tenant", "gold")]).expect("gold");
+    assert_eq!(gold.header("x-upstream-name"), Some("app_a"), "{gold:?}");
+    assert_eq!(
+        gold.header("x-sluice-route"),
+        Some("app_c; reason=rule:gold")
+    );
+    assert_eq!(stat(&m.envoy, "rq_shadow.cluster.app_c.reason.rule"), 1);
+    assert_eq!(stat(&m.envoy, "rq.cluster.app_c.reason.rule"), 0);
+    assert_eq!(m.upstreams[2].stats().requests, 0);
+}
