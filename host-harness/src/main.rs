@@ -25,6 +25,30 @@ enum Command {
         /// Path to a .wasm module.
         module: PathBuf,
     },
+    /// Write a filter module as an OCI image layout Istio can pull (the
+    /// Wasm artifact variant); print the digests to pin.
+    Package {
+        /// Path to the .wasm module.
+        module: PathBuf,
+        /// Directory of the OCI layout (created).
+        #[arg(long)]
+        out: PathBuf,
+        /// Tag of the image in the layout's index.
+        #[arg(long, default_value = "latest")]
+        tag: String,
+        /// Root ids the module serves (repeat for several).
+        #[arg(long = "root-id", required = true)]
+        root_ids: Vec<String>,
+    },
+    /// Check Istio WasmPlugin files against the CRD's schema and rules and
+    /// the Sluice filters' configuration types; exit 1 on any problem.
+    CheckIstio {
+        /// WasmPlugin YAML files (one or more documents each).
+        files: Vec<PathBuf>,
+        /// The WasmPlugin CRD (default: deploy/schemas/wasmplugin-crd.yaml).
+        #[arg(long, default_value = "deploy/schemas/wasmplugin-crd.yaml")]
+        crd: PathBuf,
+    },
     /// Replay a scenario in virtual time; print a summary, write JSON and
     /// HTML reports, and exit non-zero if an SLO assertion fails.
     Replay {
@@ -74,6 +98,45 @@ fn main() -> ExitCode {
 
 fn run() -> Result<ExitCode> {
     match Cli::parse().command {
+        Command::Package {
+            module,
+            out,
+            tag,
+            root_ids,
+        } => {
+            let bytes = std::fs::read(&module)?;
+            let ids: Vec<&str> = root_ids.iter().map(String::as_str).collect();
+            let w = sluice_deploy::oci::write(&out, &bytes, &tag, &ids)?;
+            println!("OCI layout: {} (tag {tag})", out.display());
+            println!("manifest digest: {}", w.manifest_digest);
+            println!(
+                "module sha256:   {}",
+                w.module_digest.trim_start_matches("sha256:")
+            );
+            println!(
+                "pin it: url: oci://<registry>/<repository>@{}",
+                w.manifest_digest
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckIstio { files, crd } => {
+            let crd = sluice_deploy::wasmplugin::Crd::load(&crd)?;
+            let mut failed = false;
+            for f in &files {
+                for (i, problem) in sluice_deploy::wasmplugin::check_file(&crd, f)? {
+                    println!("{}#{i}{problem}", f.display());
+                    failed = true;
+                }
+            }
+            if !failed {
+                println!("{} file(s): no problems", files.len());
+            }
+            Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Inspect { module } => {
             print!("{}", sluice_harness::inspect::inspect(&module)?);
             Ok(ExitCode::SUCCESS)

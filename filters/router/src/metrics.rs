@@ -1,7 +1,7 @@
 //! The router's stats, declared once per configured cluster.
 //!
 //! `sluice.router.<stat>.cluster.<cluster>[.reason.<reason>]`, with the
-//! cluster name's `.` and `:` written as `_` so that the bootstrap's
+//! cluster name's `.`, `:` and `|` written as `_` so that the bootstrap's
 //! `stats_tags` can extract `sluice_cluster` and `sluice_reason`.
 
 use sluice_core::config::ClusterConfig;

@@ -49,10 +49,11 @@ pub struct ClusterConfig {
 }
 
 impl ClusterConfig {
-    /// The cluster's name in stats: `.` and `:` become `_`, so that stats
-    /// tag extraction sees one dotted segment.
+    /// The cluster's name in stats: `.`, `:` and `|` become `_`, so that
+    /// stats tag extraction sees one dotted segment (Istio's cluster names
+    /// look like `outbound|8080||catalog.shop.svc.cluster.local`).
     pub fn stat_name(&self) -> String {
-        self.name.replace(['.', ':'], "_")
+        self.name.replace(['.', ':', '|'], "_")
     }
 }
 
@@ -202,10 +203,10 @@ fn clusters(root: &mut Object<'_>) -> Result<Vec<ClusterConfig>, ConfigError> {
             && !name.is_empty()
             && name
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:|".contains(&b));
         if !ok {
             return Err(at.error(format!(
-                "'{name}' is not a supported cluster name (1 to 128 of A-Z a-z 0-9 - _ . :)"
+                "'{name}' is not a supported cluster name (1 to 128 of A-Z a-z 0-9 - _ . : |)"
             )));
         }
         let mut raw = Object::new(at.clone(), settings)?;

@@ -146,3 +146,18 @@ fn mistakes_are_refused_with_their_place() {
         .problem
         .contains("missing field `clusters`"));
 }
+
+#[test]
+fn istio_cluster_names_are_accepted_and_get_one_stats_segment() {
+    let cfg = RouterConfig::from_json(
+        br#"{"clusters": {"outbound|8080||catalog.shop.svc.cluster.local": {}},
+             "default": {"to": "outbound|8080||catalog.shop.svc.cluster.local"}}"#,
+    )
+    .expect("valid");
+    assert_eq!(
+        cfg.clusters[0].stat_name(),
+        "outbound_8080__catalog_shop_svc_cluster_local"
+    );
+    let e = err(r#"{"clusters": {"a.b": {}, "a_b": {}}, "default": {"to": "a.b"}}"#);
+    assert!(e.problem.contains("same stats name 'a_b'"), "{e}");
+}
