@@ -11,5 +11,6 @@
 //!   configuration type.
 
 pub mod oci;
+pub mod rollout;
 pub mod schema;
 pub mod wasmplugin;

@@ -49,6 +49,12 @@ enum Command {
         #[arg(long, default_value = "deploy/schemas/wasmplugin-crd.yaml")]
         crd: PathBuf,
     },
+    /// A staged rollout: write each stage's WasmPlugin, or judge a stage
+    /// from its pods' Envoy stats.
+    Rollout {
+        #[command(subcommand)]
+        action: RolloutAction,
+    },
     /// Replay a scenario in virtual time; print a summary, write JSON and
     /// HTML reports, and exit non-zero if an SLO assertion fails.
     Replay {
@@ -76,6 +82,65 @@ enum Command {
         #[arg(long)]
         cache_dir: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum RolloutAction {
+    /// Write one WasmPlugin per stage of the plan (each checked like
+    /// `check-istio`).
+    Plan {
+        /// The rollout plan (YAML).
+        plan: PathBuf,
+        /// Directory for the stage manifests.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "deploy/schemas/wasmplugin-crd.yaml")]
+        crd: PathBuf,
+    },
+    /// Say go or no-go for a stage from Envoy stats (`/stats` or
+    /// `/stats/prometheus` text); exit 0 for go, 1 for no-go.
+    Gate {
+        plan: PathBuf,
+        /// The stage being judged (as `rollout plan` names it).
+        #[arg(long)]
+        stage: String,
+        /// Stats scraped from the stage's pods.
+        #[arg(long)]
+        stats: PathBuf,
+    },
+}
+
+fn rollout(action: RolloutAction) -> Result<ExitCode> {
+    use sluice_deploy::rollout::{gate, Plan, Samples};
+    match action {
+        RolloutAction::Plan { plan, out, crd } => {
+            let plan = Plan::parse(&std::fs::read_to_string(&plan)?)?;
+            let crd = sluice_deploy::wasmplugin::Crd::load(&crd)?;
+            for f in plan.write(&crd, &out)? {
+                println!("{}", f.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutAction::Gate { plan, stage, stats } => {
+            let plan = Plan::parse(&std::fs::read_to_string(&plan)?)?;
+            let stage = plan.stage(&stage)?;
+            let samples = Samples::parse(&std::fs::read_to_string(&stats)?);
+            let verdict = gate(&plan, &stage, &samples);
+            for r in &verdict.reasons {
+                println!("{r}");
+            }
+            println!(
+                "{}: {}",
+                stage.name,
+                if verdict.go { "GO" } else { "NO-GO" }
+            );
+            Ok(if verdict.go {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
 }
 
 fn cache_dir(arg: Option<String>) -> Option<PathBuf> {
@@ -119,6 +184,7 @@ fn run() -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Rollout { action } => rollout(action),
         Command::CheckIstio { files, crd } => {
             let crd = sluice_deploy::wasmplugin::Crd::load(&crd)?;
             let mut failed = false;

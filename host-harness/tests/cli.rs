@@ -135,3 +135,81 @@ fn a_bad_scenario_exits_2_and_names_the_field() {
     );
     let _ = std::fs::remove_file(&path);
 }
+
+/// `sluice package`, `check-istio` and `rollout plan|gate` as an operator
+/// runs them: exit codes and what they print.
+#[test]
+fn deploy_commands_package_check_plan_and_gate() {
+    let tmp = std::env::temp_dir().join(format!("sluice-cli-deploy-{}", std::process::id()));
+    let module = wasm_module("sluice_throttle").expect("built module");
+    let layout = tmp.join("oci");
+    let (code, out, err) = sluice(&[
+        "package",
+        &module.display().to_string(),
+        "--out",
+        &layout.display().to_string(),
+        "--root-id",
+        "sluice_throttle",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("manifest digest: sha256:"), "{out}");
+    assert!(layout.join("oci-layout").exists());
+
+    let stages = tmp.join("stages");
+    let plan = "envoy-configs/rollout/checkout-throttle.plan.yaml";
+    let (code, out, err) = sluice(&[
+        "rollout",
+        "plan",
+        plan,
+        "--out",
+        &stages.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.lines().count(), 6, "{out}");
+    let files: Vec<String> = out.lines().map(String::from).collect();
+    let mut args = vec!["check-istio"];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out, err) = sluice(&args);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let broken = tmp.join("broken.yaml");
+    let text = std::fs::read_to_string(&files[0]).expect("stage file");
+    std::fs::write(&broken, text.replace("phase: AUTHZ", "phase: LATE")).expect("write");
+    let (code, out, _) = sluice(&["check-istio", &broken.display().to_string()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(".spec.phase"), "{out}");
+
+    let stats = tmp.join("stats.txt");
+    std::fs::write(
+        &stats,
+        "http.inbound.downstream_rq_completed: 500\nhttp.inbound.downstream_rq_5xx: 0\n\
+         wasmcustom.sluice.throttle.rq_admitted.class.critical: 90\n\
+         wasmcustom.sluice.throttle.rq_shadow_shed.class.critical.reason.concurrency_limit: 10\n",
+    )
+    .expect("write");
+    let (code, out, _) = sluice(&[
+        "rollout",
+        "gate",
+        plan,
+        "--stage",
+        "shadow-canary",
+        "--stats",
+        &stats.display().to_string(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL critical traffic would shed (shadow): 10 of 100"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("shadow-canary: NO-GO"), "{out}");
+    let (code, out, _) = sluice(&[
+        "rollout",
+        "gate",
+        plan,
+        "--stage",
+        "no-such",
+        "--stats",
+        &stats.display().to_string(),
+    ]);
+    assert_eq!(code, 2, "{out}");
+}

@@ -28,6 +28,7 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+#[allow(dead_code)] // not every test file reads stats
 pub fn stat(envoy: &Envoy, name: &str) -> u64 {
     envoy
         .stats()
