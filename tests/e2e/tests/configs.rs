@@ -13,8 +13,9 @@ fn envoy_yamls(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
-            // Istio resources are not Envoy bootstraps; they have their own tests.
-            if p.file_name().is_some_and(|n| n != "istio") {
+            // Istio resources and rollout plans are not Envoy bootstraps;
+            // they have their own tests (deploy/tests, rollout.rs).
+            if p.file_name().is_some_and(|n| n != "istio" && n != "rollout") {
                 envoy_yamls(&p, out);
             }
         } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
