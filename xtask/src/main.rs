@@ -1,6 +1,7 @@
 //! `cargo xtask`: Sluice's project tasks. Each does its own set-up, so both
 //! README commands work on a fresh machine.
 
+mod bench_envoy;
 mod demo;
 mod demo_envoy;
 mod run;
@@ -32,6 +33,19 @@ enum Task {
     /// Every test: formatting, lints (host and wasm), unit, harness and
     /// end-to-end tests against real Envoy.
     Test,
+    /// Benchmarks against Envoy's own filters in the same run: data-plane
+    /// overhead (wrk, hey) and overload quality; writes target/bench/envoy.md.
+    BenchEnvoy {
+        /// Runs of the overhead arms (medians are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Seconds per overhead measurement.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Seconds per overload arm.
+        #[arg(long, default_value_t = 60)]
+        overload_seconds: u64,
+    },
 }
 
 fn main() -> Result<()> {
@@ -41,5 +55,14 @@ fn main() -> Result<()> {
         Task::Demo => demo::run(),
         Task::DemoEnvoy => demo_envoy::run(),
         Task::Test => test::run(),
+        Task::BenchEnvoy {
+            runs,
+            seconds,
+            overload_seconds,
+        } => bench_envoy::run_all(bench_envoy::BenchOptions {
+            runs,
+            seconds,
+            overload_seconds,
+        }),
     }
 }

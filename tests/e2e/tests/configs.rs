@@ -15,7 +15,9 @@ fn envoy_yamls(dir: &Path, out: &mut Vec<PathBuf>) {
         if p.is_dir() {
             // Istio resources and rollout plans are not Envoy bootstraps;
             // they have their own tests (deploy/tests, rollout.rs).
-            if p.file_name().is_some_and(|n| n != "istio" && n != "rollout") {
+            if p.file_name()
+                .is_some_and(|n| n != "istio" && n != "rollout")
+            {
                 envoy_yamls(&p, out);
             }
         } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {

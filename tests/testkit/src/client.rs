@@ -166,6 +166,49 @@ impl HttpClient {
     }
 }
 
+impl HttpClient {
+    /// Runs open-loop load: each group sends `rate` requests per second at
+    /// evenly spaced times for `duration`, whatever the responses take (an
+    /// overloaded service does not slow the offered load down, as real
+    /// independent clients do not). Requests still running `timeout` after
+    /// the end count as transport errors.
+    pub fn load_open(
+        &self,
+        url: &str,
+        duration: Duration,
+        groups: &[(Group, f64)],
+        timeout: Duration,
+    ) -> LoadReport {
+        let start = tokio::time::Instant::now();
+        let mut tasks = Vec::new();
+        for (g, rate) in groups {
+            let n = (rate * duration.as_secs_f64()) as u64;
+            let gap = Duration::from_secs_f64(1.0 / rate.max(1e-9));
+            for i in 0..n {
+                let client = self.client.clone();
+                let (url, label, headers) = (url.to_string(), g.label.clone(), g.headers.clone());
+                let at = start + gap.mul_f64(i as f64);
+                tasks.push(self.rt.spawn(async move {
+                    tokio::time::sleep_until(at).await;
+                    let sent = Instant::now();
+                    let r = tokio::time::timeout(timeout, send(client, "GET".into(), url, headers))
+                        .await;
+                    let mut out = Outcome::default();
+                    out.record(r.ok().and_then(Result::ok).as_ref(), sent.elapsed());
+                    (label, out)
+                }));
+            }
+        }
+        let mut report = LoadReport::default();
+        for t in tasks {
+            if let Ok((label, out)) = self.rt.block_on(t) {
+                report.groups.entry(label).or_default().merge(out);
+            }
+        }
+        report
+    }
+}
+
 /// A request running in the background.
 #[derive(Debug)]
 pub struct Pending {
@@ -224,6 +267,8 @@ pub struct Outcome {
     /// Responses that carried a shed-reason header, by reason.
     pub shed_reasons: BTreeMap<String, u64>,
     pub latencies_ms: Vec<f64>,
+    /// Latencies of the 2xx responses alone (the admitted requests).
+    pub ok_latencies_ms: Vec<f64>,
 }
 
 impl Outcome {
@@ -234,7 +279,11 @@ impl Outcome {
                 if let Some(reason) = r.header("x-sluice-shed-reason") {
                     *self.shed_reasons.entry(reason.to_string()).or_default() += 1;
                 }
-                self.latencies_ms.push(elapsed.as_secs_f64() * 1e3);
+                let ms = elapsed.as_secs_f64() * 1e3;
+                self.latencies_ms.push(ms);
+                if (200..300).contains(&r.status) {
+                    self.ok_latencies_ms.push(ms);
+                }
             }
             None => self.transport_errors += 1,
         }
@@ -249,6 +298,7 @@ impl Outcome {
         }
         self.transport_errors += other.transport_errors;
         self.latencies_ms.extend(other.latencies_ms);
+        self.ok_latencies_ms.extend(other.ok_latencies_ms);
     }
 
     pub fn total(&self) -> u64 {

@@ -156,6 +156,11 @@ impl Envoy {
         }
     }
 
+    /// The Envoy process id (to pin it to a CPU in benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn admin(&self) -> SocketAddr {
         self.admin
     }
