@@ -97,8 +97,9 @@ impl Worker {
                 .decide(&RequestHeaders, &views, now, &mut *self.random.borrow_mut())
         };
         let name = &self.config.clusters[decision.cluster].name;
-        let reason = self.config.router.reason_text(&decision);
-        log::debug(|| format!("route {name} ({reason})"));
+        // The reason's text is built only when something reads it.
+        let reason = || self.config.router.reason_text(&decision);
+        log::debug(|| format!("route {name} ({})", reason()));
         if self.config.mode == Mode::Shadow {
             self.metrics.add(
                 self.layout
@@ -107,7 +108,7 @@ impl Worker {
             );
             let header = (
                 self.config.shadow_header.as_str(),
-                format!("{name}; reason={reason}"),
+                format!("{name}; reason={}", reason()),
             );
             let routed = Routed {
                 decision,
