@@ -12,6 +12,7 @@ use sluice_core::time::Timestamp;
 use sluice_glue::host::{self, EnvoySharedData, RequestHeaders};
 use sluice_glue::log;
 use sluice_glue::metrics::Metrics;
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::time::Duration;
 
@@ -88,7 +89,7 @@ impl Worker {
     /// Decides the current request's cluster, counts the decision, and in
     /// enforce mode takes an in-flight slot of that cluster. Returns the
     /// header to set on the upstream request.
-    pub fn route(&self) -> (Routed, (&str, String)) {
+    pub fn route(&self) -> (Routed, (&str, Cow<'_, str>)) {
         let now = host::now();
         let decision = {
             let views = self.views.borrow();
@@ -108,7 +109,7 @@ impl Worker {
             );
             let header = (
                 self.config.shadow_header.as_str(),
-                format!("{name}; reason={}", reason()),
+                Cow::Owned(format!("{name}; reason={}", reason())),
             );
             let routed = Routed {
                 decision,
@@ -138,7 +139,10 @@ impl Worker {
         };
         (
             routed,
-            (self.config.destination_header.as_str(), name.clone()),
+            (
+                self.config.destination_header.as_str(),
+                Cow::Borrowed(name.as_str()),
+            ),
         )
     }
 

@@ -156,6 +156,11 @@ impl HttpClient {
                 }));
             }
         }
+        self.collect(tasks)
+    }
+
+    /// Waits for every task and merges their outcomes by group label.
+    fn collect(&self, tasks: Vec<tokio::task::JoinHandle<(String, Outcome)>>) -> LoadReport {
         let mut report = LoadReport::default();
         for t in tasks {
             if let Ok((label, out)) = self.rt.block_on(t) {
@@ -164,9 +169,7 @@ impl HttpClient {
         }
         report
     }
-}
 
-impl HttpClient {
     /// Runs open-loop load: each group sends `rate` requests per second at
     /// evenly spaced times for `duration`, whatever the responses take (an
     /// overloaded service does not slow the offered load down, as real
@@ -199,13 +202,7 @@ impl HttpClient {
                 }));
             }
         }
-        let mut report = LoadReport::default();
-        for t in tasks {
-            if let Ok((label, out)) = self.rt.block_on(t) {
-                report.groups.entry(label).or_default().merge(out);
-            }
-        }
-        report
+        self.collect(tasks)
     }
 }
 
