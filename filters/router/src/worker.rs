@@ -57,8 +57,10 @@ impl Worker {
             .clusters
             .iter()
             .map(|c| {
+                let inflight = SharedInflight::new(keys::cluster_inflight(&c.name), worker_id, ttl);
+                inflight.create_record(&EnvoySharedData);
                 RefCell::new(Cluster {
-                    inflight: SharedInflight::new(keys::cluster_inflight(&c.name), worker_id, ttl),
+                    inflight,
                     stats: SharedDestination::new(keys::cluster_stats(&c.name)),
                     throttle: c.throttle_destination.as_ref().map(|d| {
                         // Worker id 0 is never a live lane: this handle reads

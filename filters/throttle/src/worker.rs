@@ -80,6 +80,7 @@ impl Worker {
         });
         let throttle = Throttle::new(config);
         for (d, dest) in destinations.iter().enumerate() {
+            dest.inflight.borrow().create_record(&EnvoySharedData);
             metrics.set(layout.limit(d), u64::from(dest.limit()));
         }
         Worker {

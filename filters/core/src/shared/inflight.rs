@@ -72,6 +72,23 @@ impl SharedInflight {
         self.local
     }
 
+    /// Creates the shared record, empty, if it is absent; called once at
+    /// configure time, before traffic. Envoy's shared data has no
+    /// create-if-absent (a write to an absent key always lands), so when two
+    /// workers create a record holding their own lanes at once, one lane is
+    /// lost until a tick repairs it. Empty records are the same bytes from
+    /// every worker, so racing creations of them lose nothing, and every
+    /// later lane write is a compare-and-swap. Returns true if this call
+    /// wrote the record.
+    pub fn create_record(&self, kv: &impl SharedKv) -> bool {
+        match kv.get(&self.key) {
+            Ok(None) => kv
+                .set(&self.key, &LaneRecord::default().encode(), 0)
+                .is_ok(),
+            _ => false,
+        }
+    }
+
     /// Admits one request if in-flight across all workers is below
     /// `threshold`, counting it in this worker's lane.
     pub fn try_acquire(
@@ -86,7 +103,14 @@ impl SharedInflight {
             let mut record = decode_or_reset(bytes, &mut stats);
             let inflight = record.live_total_except(worker, now, ttl) + u64::from(local);
             if inflight >= u64::from(threshold) {
-                return Step::Keep(Acquire::Full { inflight });
+                let full = Acquire::Full { inflight };
+                if record.value_of(worker).unwrap_or(0) == local {
+                    return Step::Keep(full);
+                }
+                // Another worker's write lost this lane: put it back now
+                // rather than at the next tick, so that the others count it.
+                record.upsert(worker, local, now, ttl);
+                return Step::Write(record.encode(), full);
             }
             record.upsert(worker, local + 1, now, ttl);
             Step::Write(

@@ -93,6 +93,45 @@ fn lost_creation_race_is_repaired_by_heartbeat() {
 }
 
 #[test]
+fn a_lane_lost_to_a_rival_write_is_put_back_by_the_next_refusal() {
+    let kv = MemoryKv::new();
+    let mut a = SharedInflight::new("k", 1, TTL);
+    a.try_acquire(&kv, at(0), 2);
+    let mut rival = LaneRecord::default();
+    rival.upsert(2, 1, at(0), TTL);
+    kv.force("k", &rival.encode());
+    // a refuses (its local 1 + the rival's 1 reach 2) and, in the same
+    // round, writes its lane back so the rival counts it too.
+    assert_eq!(
+        a.try_acquire(&kv, at(1), 2).0,
+        Acquire::Full { inflight: 2 }
+    );
+    let rec = LaneRecord::decode(&kv.get("k").unwrap().unwrap().0).unwrap();
+    assert_eq!(rec.value_of(1), Some(1));
+    let mut b = SharedInflight::new("k", 2, TTL);
+    b.local = 1;
+    assert_eq!(
+        b.try_acquire(&kv, at(1), 2).0,
+        Acquire::Full { inflight: 2 }
+    );
+}
+
+#[test]
+fn an_empty_record_is_created_once_and_never_over_a_live_one() {
+    let kv = MemoryKv::new();
+    let mut a = SharedInflight::new("k", 1, TTL);
+    let b = SharedInflight::new("k", 2, TTL);
+    assert!(a.create_record(&kv));
+    assert!(matches!(
+        a.try_acquire(&kv, at(0), 5).0,
+        Acquire::Admitted { inflight_before: 0 }
+    ));
+    // A worker configured later finds the record and leaves it alone.
+    assert!(!b.create_record(&kv));
+    assert_eq!(b.total(&kv, at(1)), 1);
+}
+
+#[test]
 fn corrupt_value_is_reset_and_counted() {
     let kv = MemoryKv::new();
     kv.force("k", b"\x07garbage");
