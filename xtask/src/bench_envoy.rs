@@ -43,6 +43,7 @@ enum Arm {
     NativeBoth,
     NativeAdaptive,
     NativeAdmission,
+    EmptyWasm,
     Throttle,
     ThrottleRouter,
 }
@@ -54,6 +55,7 @@ impl Arm {
             Arm::NativeBoth => "Envoy adaptive_concurrency + admission_control",
             Arm::NativeAdaptive => "Envoy adaptive_concurrency",
             Arm::NativeAdmission => "Envoy admission_control",
+            Arm::EmptyWasm => "empty proxy-wasm filter (baseline)",
             Arm::Throttle => "Sluice throttle",
             Arm::ThrottleRouter => "Sluice throttle + router",
         }
@@ -82,6 +84,20 @@ typed_config:
   success_criteria:
     http_criteria:
       http_success_status: [{start: 100, end: 500}]
+"#;
+
+/// Envoy's wasm plumbing alone: a filter that does nothing (tests/filters/noop).
+const EMPTY_WASM_FILTER: &str = r#"
+name: noop
+typed_config:
+  "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+  config:
+    name: noop
+    root_id: noop
+    vm_config:
+      vm_id: noop
+      runtime: envoy.wasm.runtime.v8
+      code: {local: {filename: target/wasm32-wasip1/wasm-release/sluice_noop.wasm}}
 "#;
 
 const ROUTER_FILTER: &str = r#"
@@ -120,6 +136,7 @@ fn bootstrap(arm: Arm, upstream: &Upstream, throttle_config: &str) -> Result<Boo
         Arm::NativeBoth => vec![parse(ADAPTIVE_CONCURRENCY)?, parse(ADMISSION_CONTROL)?],
         Arm::NativeAdaptive => vec![parse(ADAPTIVE_CONCURRENCY)?],
         Arm::NativeAdmission => vec![parse(ADMISSION_CONTROL)?],
+        Arm::EmptyWasm => vec![parse(EMPTY_WASM_FILTER)?],
         Arm::ThrottleRouter => vec![parse(ROUTER_FILTER)?],
     };
     let keep_throttle = matches!(arm, Arm::Throttle | Arm::ThrottleRouter);
@@ -241,6 +258,7 @@ fn overhead(opts: &BenchOptions) -> Result<String> {
     let arms = [
         Arm::NoFilter,
         Arm::NativeBoth,
+        Arm::EmptyWasm,
         Arm::Throttle,
         Arm::ThrottleRouter,
     ];
@@ -371,12 +389,18 @@ pub fn run_all(opts: BenchOptions) -> Result<()> {
     crate::wasm::build()?;
     ensure_tools()?;
     let over = overhead(&opts)?;
-    let load = overload(&opts)?;
-    let out = format!(
-        "## Data-plane overhead (median of {} runs, {} s per measurement)\n\n{over}\n\
-         ## Overload quality (3x capacity, {} s per arm)\n\n{load}",
-        opts.runs, opts.seconds, opts.overload_seconds
+    let mut out = format!(
+        "## Data-plane overhead (median of {} runs, {} s per measurement)\n\n{over}\n",
+        opts.runs, opts.seconds
     );
+    if opts.overload_seconds > 0 {
+        let load = overload(&opts)?;
+        write!(
+            out,
+            "## Overload quality (3x capacity, {} s per arm)\n\n{load}",
+            opts.overload_seconds
+        )?;
+    }
     let dir = sluice_testkit::paths::repo_root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("envoy.md"), &out)?;
