@@ -18,9 +18,11 @@
 //! `/stats` text or `/stats/prometheus` text, and says go or no-go with one
 //! reason per check: enough traffic to judge; no wasm VM failures (Envoy's
 //! `wasm.<plugin>.vm_reload*` counters); the error rate, not counting the
-//! throttle's own refusals, within budget; and for the throttle, the share
-//! of critical requests the policy sheds (shadow stages: would shed) within
-//! its bound, zero by default. Rolling back is applying the previous
+//! throttle's own refusals, within budget; and for the throttle, that it
+//! decided on most of the listener's requests (a VM that trapped under
+//! FAIL_OPEN moves no Envoy stat; its worker's traffic passes the filter by)
+//! and the share of critical requests the policy sheds (shadow stages:
+//! would shed) within its bound, zero by default. Rolling back is applying the previous
 //! stage's manifest, or deleting the resource.
 
 use crate::wasmplugin::{check, Crd};
@@ -39,6 +41,10 @@ pub struct GateRules {
     pub max_vm_failures: f64,
     /// Bound on (would-be) shed critical requests / critical requests.
     pub max_critical_shed_rate: f64,
+    /// Least share of the listener's completed requests the throttle must
+    /// have decided on. A trap under FAIL_OPEN moves no Envoy stat: the
+    /// failed worker's traffic just passes the filter by, which shows here.
+    pub min_filter_coverage: f64,
 }
 
 /// A rollout plan.
@@ -172,6 +178,7 @@ impl Plan {
                 max_error_rate: num("max_error_rate", 0.01)?,
                 max_vm_failures: num("max_vm_failures", 0.0)?,
                 max_critical_shed_rate: num("max_critical_shed_rate", 0.0)?,
+                min_filter_coverage: num("min_filter_coverage", 0.9)?,
             },
             plugin,
         })
@@ -456,6 +463,23 @@ pub fn gate(plan: &Plan, stage: &Stage, stats: &Samples) -> Verdict {
         ),
     );
     if plan.plugin == "sluice_throttle" {
+        let decided = stats.sum("sluice_throttle_rq_admitted", &[])
+            + sheds
+            + stats.sum("sluice_throttle_rq_shadow_shed", &[]);
+        let coverage = if completed > 0.0 {
+            decided / completed
+        } else {
+            1.0
+        };
+        judge(
+            coverage >= g.min_filter_coverage,
+            format!(
+                "filter coverage: the throttle decided on {decided} of {completed} requests \
+                 ({coverage:.4}; at least {}; less means a VM failed open or the filter is not \
+                 in the chain)",
+                g.min_filter_coverage
+            ),
+        );
         let critical = [("sluice_class", "critical")];
         let admitted = stats.sum("sluice_throttle_rq_admitted", &critical);
         let shed = stats.sum("sluice_throttle_rq_shed", &critical);

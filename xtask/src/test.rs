@@ -9,7 +9,9 @@ const WASM_CRATES: &[&str] = &[
     "sluice-core",
     "sluice-glue",
     "sluice-throttle",
+    "sluice-router",
     "sluice-probe-filter",
+    "sluice-noop-filter",
     "sluice-conformance-filter",
 ];
 
@@ -37,6 +39,7 @@ pub fn run() -> Result<()> {
     sh(c.args(["--", "-D", "warnings"]))?;
 
     wasm::build()?;
+    wasm::build_trap_module()?;
 
     step("unit, harness and end-to-end tests (real Envoy)");
     // One invocation for the whole workspace: building the end-to-end tests
@@ -46,6 +49,8 @@ pub fn run() -> Result<()> {
     sh(cargo()
         .args(["test", "--workspace", "--", "--test-threads=1"])
         .env("SLUICE_ENVOY", &envoy))?;
+
+    crate::fuzz::run(10)?;
 
     eprintln!("\nall tests passed");
     Ok(())

@@ -16,6 +16,7 @@ pub const FILTERS: &[(&str, &str)] = &[
 pub const TEST_FILTERS: &[(&str, &str)] = &[
     ("sluice-probe-filter", "sluice_probe"),
     ("sluice-conformance-filter", "sluice_conformance"),
+    ("sluice-noop-filter", "sluice_noop"),
 ];
 
 /// Largest module size the project accepts (issue target: 250 KB).
@@ -50,4 +51,27 @@ pub fn build() -> Result<Vec<PathBuf>> {
         out.push(path);
     }
     Ok(out)
+}
+
+/// Builds the test-only trapping throttle (feature `trap-on-marked-request`)
+/// into its own target directory, so the product module is never the
+/// trapping one; the failure-policy end-to-end tests load it from there.
+pub fn build_trap_module() -> Result<PathBuf> {
+    use sluice_testkit::trap;
+    step("build the test-only trapping throttle (target/trap)");
+    run(cargo()
+        .args([
+            "build",
+            "--target",
+            "wasm32-wasip1",
+            "--profile",
+            "wasm-release",
+            "-p",
+            "sluice-throttle",
+            "--features",
+            trap::TRAP_FEATURE,
+            "--target-dir",
+        ])
+        .arg(trap::target_dir()))?;
+    trap::module()
 }

@@ -85,6 +85,7 @@ http.inbound.downstream_rq_5xx: 3
 http.admin.downstream_rq_completed: 9
 wasm.sluice_throttle.vm_reload: 0
 wasmcustom.sluice.throttle.rq_admitted.class.critical: 50
+wasmcustom.sluice.throttle.rq_admitted.class.default: 117
 wasmcustom.sluice.throttle.rq_shadow_shed.class.critical.reason.concurrency_limit: 2
 wasmcustom.sluice.throttle.rq_shadow_shed.class.sheddable.reason.concurrency_limit: 30
 wasmcustom.sluice.throttle.rq_shed.class.sheddable.reason.concurrency_limit: 1
@@ -97,6 +98,7 @@ envoy_http_downstream_rq_xx{envoy_response_code_class="5",envoy_http_conn_manage
 envoy_http_downstream_rq_completed{envoy_http_conn_manager_prefix="admin"} 9
 envoy_wasm_sluice_throttle_vm_reload{} 0
 sluice_throttle_rq_admitted{sluice_class="critical"} 50
+sluice_throttle_rq_admitted{sluice_class="default"} 117
 sluice_throttle_rq_shadow_shed{sluice_class="critical",sluice_reason="concurrency_limit"} 2
 sluice_throttle_rq_shadow_shed{sluice_class="sheddable",sluice_reason="concurrency_limit"} 30
 sluice_throttle_rq_shed{sluice_class="sheddable",sluice_reason="concurrency_limit"} 1
@@ -146,6 +148,20 @@ fn both_stats_formats_read_the_same_and_the_gate_gives_its_reasons() {
     assert!(v.go, "{v:?}");
     let failing = healthy.replace("vm_reload: 0", "vm_reload: 1");
     assert!(!gate(&plan, &shadow, &Samples::parse(&failing)).go);
+    // One worker's VM trapped under FAIL_OPEN: Envoy counts nothing, but
+    // the throttle decided on only 81 of the 200 requests.
+    let failed_open = healthy.replace(
+        "rq_admitted.class.default: 117",
+        "rq_admitted.class.default: 0",
+    );
+    let v = gate(&plan, &shadow, &Samples::parse(&failed_open));
+    assert!(!v.go, "{v:?}");
+    assert!(
+        v.reasons
+            .iter()
+            .any(|r| r.starts_with("FAIL filter coverage: the throttle decided on 81 of 200")),
+        "{v:?}"
+    );
     let quiet = healthy.replace("downstream_rq_completed: 200", "downstream_rq_completed: 3");
     let v = gate(&plan, &shadow, &Samples::parse(&quiet));
     assert!(!v.go && v.reasons[0].starts_with("FAIL traffic"), "{v:?}");

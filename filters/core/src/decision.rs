@@ -17,13 +17,17 @@ pub enum ShedReason {
     /// (`limit::tuner`), though not the configured one: shed because the
     /// service is outside its SLO.
     SloGuard,
+    /// The request's tenant already held its share of the limit
+    /// (`tenant`): `max(1, ⌊limit × max_share⌋)` in flight.
+    TenantCap,
 }
 
 impl ShedReason {
-    pub const ALL: [ShedReason; 3] = [
+    pub const ALL: [ShedReason; 4] = [
         ShedReason::ConcurrencyLimit,
         ShedReason::SuccessRate,
         ShedReason::SloGuard,
+        ShedReason::TenantCap,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -31,6 +35,7 @@ impl ShedReason {
             ShedReason::ConcurrencyLimit => "concurrency_limit",
             ShedReason::SuccessRate => "success_rate",
             ShedReason::SloGuard => "slo_guard",
+            ShedReason::TenantCap => "tenant_cap",
         }
     }
 }

@@ -17,6 +17,9 @@
 //!   store in unit tests.
 //! - **Throttle** ([`throttle`]): classification plus the admission decision
 //!   for one request.
+//! - **Trust and tenants** ([`trust`], [`tenant`]): which sources may steer
+//!   Sluice with headers, and the cap that keeps one tenant from taking all
+//!   the admitted capacity.
 //!
 //! Time ([`time::Timestamp`]) and random draws ([`random`]) are arguments,
 //! never read from the environment, so a decision is a pure function of its
@@ -37,5 +40,7 @@ pub mod request;
 pub mod route;
 pub mod rules;
 pub mod shared;
+pub mod tenant;
 pub mod throttle;
 pub mod time;
+pub mod trust;

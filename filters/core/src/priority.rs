@@ -151,6 +151,28 @@ impl Classifier {
         if let Some(id) = rules::first_match(&self.rules, request) {
             return (id, ClassSource::Rule);
         }
+        self.classify_by_header(classes, request)
+    }
+
+    /// As [`Classifier::classify`] for a request whose priority header does
+    /// not count (its source is not trusted, [`crate::trust`]): the first
+    /// matching rule, else the default class.
+    pub fn classify_by_rules(
+        &self,
+        classes: &PriorityClasses,
+        request: &impl RequestView,
+    ) -> (ClassId, ClassSource) {
+        match rules::first_match(&self.rules, request) {
+            Some(id) => (id, ClassSource::Rule),
+            None => (classes.default_class(), ClassSource::Default),
+        }
+    }
+
+    fn classify_by_header(
+        &self,
+        classes: &PriorityClasses,
+        request: &impl RequestView,
+    ) -> (ClassId, ClassSource) {
         match request.header(&self.header) {
             None => (classes.default_class(), ClassSource::Default),
             Some(value) => match classes.by_name(&value) {
@@ -197,5 +219,26 @@ mod tests {
         let req = OwnedRequest::new().with_header("x-sluice-priority", vec![0xff, 0xfe, b'a']);
         let (_, src) = c.classify(&classes, &req);
         assert_eq!(src, ClassSource::UnknownValue);
+    }
+
+    #[test]
+    fn empty_blank_and_high_byte_values_are_unknown_and_get_default() {
+        let classes = PriorityClasses::standard();
+        let c = Classifier::new(Vec::new(), "x-sluice-priority");
+        let values: [Vec<u8>; 4] = [
+            Vec::new(),
+            b" \t ".to_vec(),
+            (0x80..=0xffu8).collect(),
+            b"critical\x80".to_vec(),
+        ];
+        for v in values {
+            let req = OwnedRequest::new().with_header("x-sluice-priority", v.clone());
+            let (id, src) = c.classify(&classes, &req);
+            assert_eq!(
+                (classes.name(id), src),
+                ("default", ClassSource::UnknownValue),
+                "{v:?}"
+            );
+        }
     }
 }

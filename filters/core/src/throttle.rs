@@ -12,6 +12,8 @@ use crate::priority::{ClassId, ClassSource};
 use crate::random::Random;
 use crate::request::RequestView;
 use crate::rules::Facts;
+use crate::tenant;
+use crate::trust::Untrusted;
 
 /// A static limit, or an adaptive limit's start-up (minimum) value.
 pub fn initial_limit(limit: &LimitConfig) -> u32 {
@@ -68,9 +70,56 @@ impl Throttle {
     }
 
     pub fn classify(&self, request: &impl RequestView) -> (ClassId, ClassSource) {
+        self.classify_as(request, self.trusted(request))
+    }
+
+    /// True if `request`'s steering headers (priority, tenant) count: its
+    /// source is trusted, or no `trust` section is configured.
+    pub fn trusted(&self, request: &impl RequestView) -> bool {
+        self.config.trust.as_ref().is_none_or(|t| t.trusts(request))
+    }
+
+    /// The class of `request`, whose source [`Throttle::trusted`] judged:
+    /// the priority header counts only from a trusted source.
+    pub fn classify_as(&self, request: &impl RequestView, trusted: bool) -> (ClassId, ClassSource) {
+        let classifier = &self.config.classifier;
+        if trusted {
+            classifier.classify(&self.config.classes, request)
+        } else {
+            classifier.classify_by_rules(&self.config.classes, request)
+        }
+    }
+
+    /// The tenant bucket `request` counts in under the per-tenant cap, if
+    /// one is configured, the source is trusted and the request names a
+    /// tenant.
+    pub fn tenant_of(&self, request: &impl RequestView, trusted: bool) -> Option<usize> {
+        let cap = self.config.tenant.as_ref().filter(|_| trusted)?;
+        tenant::bucket(&request.header(&cap.header)?)
+    }
+
+    /// The headers a client could steer Sluice with: removed from requests
+    /// of untrusted sources when `trust.untrusted` is `strip`.
+    pub fn steering_headers(&self) -> impl Iterator<Item = &str> {
+        let tenant = self.config.tenant.as_ref().map(|t| t.header.as_str());
+        std::iter::once(self.config.classifier.header()).chain(tenant)
+    }
+
+    /// True if steering headers from untrusted sources are removed.
+    pub fn strips_untrusted(&self) -> bool {
         self.config
-            .classifier
-            .classify(&self.config.classes, request)
+            .trust
+            .as_ref()
+            .is_some_and(|t| t.untrusted == Untrusted::Strip)
+    }
+
+    /// The in-flight level below which a tenant's request is admitted under
+    /// `limit` (`tenant::TenantCap::threshold`); `u32::MAX` without a cap.
+    pub fn tenant_threshold(&self, limit: u32) -> u32 {
+        self.config
+            .tenant
+            .as_ref()
+            .map_or(u32::MAX, |t| t.threshold(limit))
     }
 
     /// In-flight level below which a request of `class` is admitted.
@@ -117,6 +166,52 @@ mod tests {
         let (class, _) =
             t.classify(&OwnedRequest::new().with_header("x-sluice-priority", "sheddable"));
         assert_eq!(t.threshold(class), 5);
+    }
+
+    #[test]
+    fn steering_headers_count_only_from_trusted_sources() {
+        let t = Throttle::new(
+            ThrottleConfig::from_json(
+                br#"{"limit": {"static": {"max_inflight": 10}},
+                     "rules": [{"class": "sheddable", "path_prefix": "/batch"}],
+                     "trust": {"source_cidrs": ["10.0.0.0/8"]},
+                     "tenant": {"header": "x-tenant", "max_share": 0.5}}"#,
+            )
+            .expect("valid"),
+        );
+        let from = |address: &str| {
+            OwnedRequest::new()
+                .with_source_address(address)
+                .with_header(":path", "/api")
+                .with_header("x-sluice-priority", "critical")
+                .with_header("x-tenant", "acme")
+        };
+        let forged = from("203.0.113.9:5000");
+        let gateway = from("10.9.9.9:5000");
+        let name = |r: &OwnedRequest| {
+            let (class, _) = t.classify(r);
+            t.config().classes.name(class).to_string()
+        };
+        assert_eq!(name(&forged), "default", "a forged priority is ignored");
+        assert_eq!(name(&gateway), "critical");
+        assert!(!t.trusted(&forged));
+        assert_eq!(
+            t.tenant_of(&forged, false),
+            None,
+            "a forged tenant is ignored"
+        );
+        assert_eq!(t.tenant_of(&gateway, true), crate::tenant::bucket(b"acme"));
+        // Rules are the operator's, so they hold whatever the source.
+        let batch = OwnedRequest::new()
+            .with_source_address("203.0.113.9:5000")
+            .with_header(":path", "/batch/1");
+        assert_eq!(name(&batch), "sheddable");
+        assert_eq!(
+            t.steering_headers().collect::<Vec<_>>(),
+            ["x-sluice-priority", "x-tenant"]
+        );
+        assert!(t.strips_untrusted());
+        assert_eq!(t.tenant_threshold(10), 5);
     }
 
     #[test]

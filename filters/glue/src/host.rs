@@ -67,6 +67,12 @@ pub fn set_request_header(name: &str, value: &str) -> Result<(), Status> {
     hostcalls::replace_header(MapType::RequestHeaders, name, value.as_bytes())
 }
 
+/// Removes a request header of the current stream (absent is fine). Only
+/// valid in request-header callbacks; the host's refusal is returned.
+pub fn remove_request_header(name: &str) -> Result<(), Status> {
+    hostcalls::remove_header(MapType::RequestHeaders, name)
+}
+
 /// Adds a response header to the current stream. Only valid in response-
 /// header callbacks; the host's refusal is returned, never a trap.
 pub fn add_response_header(name: &str, value: &str) -> Result<(), Status> {

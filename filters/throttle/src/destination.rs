@@ -1,12 +1,15 @@
 //! One destination's shared records as this worker holds them: the
-//! in-flight lanes and, for an adaptive limit, the limit. The top-level
-//! destination is index 0; each configured route adds one.
+//! in-flight lanes, for an adaptive limit the limit, and with a per-tenant
+//! cap the tenant buckets' in-flight lanes. The top-level destination is
+//! index 0; each configured route adds one.
 
 use sluice_core::config::LimitConfig;
 use sluice_core::random::SplitMix64;
-use sluice_core::shared::{keys, SharedInflight, SharedLimit};
+use sluice_core::shared::{keys, SharedInflight, SharedKv, SharedLimit, UpdateStats};
+use sluice_core::tenant::TENANT_BUCKETS;
 use sluice_core::throttle::initial_limit;
-use std::cell::RefCell;
+use sluice_core::time::Timestamp;
+use std::cell::{RefCell, RefMut};
 use std::time::Duration;
 
 /// The adaptive limit and the random draws its probes are jittered with.
@@ -19,6 +22,11 @@ pub struct Destination {
     pub inflight: RefCell<SharedInflight>,
     pub adaptive: Option<RefCell<Adaptive>>,
     static_limit: u32,
+    name: String,
+    worker_id: u64,
+    lane_ttl: Duration,
+    /// Per-tenant in-flight records, opened on a bucket's first request.
+    tenants: RefCell<Vec<Option<SharedInflight>>>,
 }
 
 impl Destination {
@@ -43,6 +51,44 @@ impl Destination {
             )),
             adaptive,
             static_limit: initial_limit(limit),
+            name: name.to_string(),
+            worker_id,
+            lane_ttl: keys::lane_ttl(tick),
+            tenants: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The in-flight record of tenant bucket `bucket`, opened (and created
+    /// empty in shared data if absent) on first use.
+    pub fn tenant(&self, bucket: usize, kv: &impl SharedKv) -> RefMut<'_, SharedInflight> {
+        let mut tenants = self.tenants.borrow_mut();
+        if tenants.is_empty() {
+            tenants.resize_with(TENANT_BUCKETS, || None);
+        }
+        RefMut::map(tenants, |t| {
+            t[bucket % TENANT_BUCKETS].get_or_insert_with(|| {
+                let record = SharedInflight::new(
+                    keys::tenant_inflight(&self.name, bucket),
+                    self.worker_id,
+                    self.lane_ttl,
+                );
+                record.create_record(kv);
+                record
+            })
+        })
+    }
+
+    /// Tick housekeeping of the open tenant records: heartbeats and lane
+    /// repair, as for the destination's own record; `each` sees what each
+    /// update cost.
+    pub fn tenant_heartbeats(
+        &self,
+        kv: &impl SharedKv,
+        now: Timestamp,
+        mut each: impl FnMut(&UpdateStats),
+    ) {
+        for record in self.tenants.borrow_mut().iter_mut().flatten() {
+            each(&record.heartbeat(kv, now).1);
         }
     }
 

@@ -33,7 +33,8 @@ const GAUGE_TUNER_AGGRESSION: usize = 10;
 const COUNTER_TUNER_TIGHTEN_LATENCY: usize = 11;
 const COUNTER_TUNER_TIGHTEN_ERRORS: usize = 12;
 const COUNTER_TUNER_RELAX: usize = 13;
-const FIXED: usize = 14;
+const COUNTER_UNTRUSTED_STEERING: usize = 14;
+const FIXED: usize = 15;
 
 impl Layout {
     /// In-flight gauge of destination `d` (0: the top-level one).
@@ -59,6 +60,10 @@ impl Layout {
     }
     pub fn unknown_priority(self) -> usize {
         COUNTER_UNKNOWN_PRIORITY
+    }
+    /// Requests from untrusted sources that carried a steering header.
+    pub fn untrusted_steering(self) -> usize {
+        COUNTER_UNTRUSTED_STEERING
     }
     pub fn latency_ms(self) -> usize {
         GAUGE_LATENCY_MS
@@ -118,6 +123,7 @@ pub fn table(classes: &PriorityClasses, routes: &[&str]) -> (Vec<MetricDef>, Lay
         MetricDef::counter("sluice.throttle.tuner.tighten.cause.latency"),
         MetricDef::counter("sluice.throttle.tuner.tighten.cause.error_rate"),
         MetricDef::counter("sluice.throttle.tuner.relax"),
+        MetricDef::counter("sluice.throttle.untrusted_steering"),
     ]);
     for id in classes.ids() {
         t.push(MetricDef::counter(format!(

@@ -1,6 +1,6 @@
 //! One HTTP stream: admit or shed at request headers; release at the end.
 
-use crate::worker::{Admission, Worker};
+use crate::worker::{Admission, Held, Worker};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use sluice_core::priority::ClassId;
@@ -15,8 +15,8 @@ pub struct ThrottleStream {
     admitted_at: Option<Timestamp>,
     /// The request's class, once classified.
     class: Option<ClassId>,
-    /// The destination the request counts against.
-    destination: usize,
+    /// The destination (and tenant) the request counts against.
+    held: Held,
 }
 
 impl ThrottleStream {
@@ -25,7 +25,7 @@ impl ThrottleStream {
             worker,
             admitted_at: None,
             class: None,
-            destination: 0,
+            held: Held::default(),
         }
     }
 
@@ -36,9 +36,9 @@ impl ThrottleStream {
     fn release(&mut self, completed: bool) {
         if let Some(admitted_at) = self.admitted_at.take() {
             if let Some(worker) = &self.worker {
-                let latency =
-                    completed.then(|| (host::now().saturating_since(admitted_at), admitted_at));
-                worker.release(self.destination, latency);
+                let now = host::now();
+                let latency = completed.then(|| (now.saturating_since(admitted_at), admitted_at));
+                worker.release(self.held.destination, self.held.tenant, latency, now);
             }
         }
     }
@@ -53,15 +53,28 @@ impl Context for ThrottleStream {
 
 impl HttpContext for ThrottleStream {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        // TEST-ONLY (feature `trap-on-marked-request`, off in the product
+        // module): a marked request traps the VM, for the failure-policy
+        // end-to-end tests. Before admission, so no slot is taken.
+        #[cfg(feature = "trap-on-marked-request")]
+        #[allow(clippy::panic)]
+        if self
+            .get_http_request_header("x-sluice-test-trap")
+            .as_deref()
+            == Some("1")
+        {
+            panic!("sluice_throttle: test trap (x-sluice-test-trap: 1)");
+        }
         let Some(worker) = &self.worker else {
             return Action::Continue;
         };
-        let (class, destination, admission) = worker.admit();
+        let now = host::now();
+        let (class, held, admission) = worker.admit(now);
         self.class = Some(class);
-        self.destination = destination;
+        self.held = held;
         match (class, admission) {
             (_, Admission::Admitted) => {
-                self.admitted_at = Some(host::now());
+                self.admitted_at = Some(now);
                 Action::Continue
             }
             (_, Admission::Shed(reason)) => {
@@ -69,7 +82,7 @@ impl HttpContext for ThrottleStream {
                 Action::Pause
             }
             (class, Admission::Shadow(reason)) => {
-                self.admitted_at = Some(host::now());
+                self.admitted_at = Some(now);
                 let (name, value) = worker.shadow_header(class, reason);
                 // Best effort: a host that refuses the header still forwards.
                 let _ = host::set_request_header(name, &value);

@@ -10,6 +10,7 @@ use sluice_core::limit::tuner::{Tuned, TunerMove};
 use sluice_core::priority::{ClassId, ClassSource};
 use sluice_core::random::Random;
 use sluice_core::random::SplitMix64;
+use sluice_core::request::RequestView;
 use sluice_core::shared::{keys, Acquire, SharedSuccess, SharedTuner, UpdateStats};
 use sluice_core::throttle::Throttle;
 use sluice_core::time::Timestamp;
@@ -35,6 +36,14 @@ pub struct Worker {
     random: RefCell<SplitMix64>,
     metrics: Metrics,
     layout: Layout,
+}
+
+/// The slots a forwarded request holds until its stream ends.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Held {
+    pub destination: usize,
+    /// The tenant bucket whose slot is held, under a per-tenant cap.
+    pub tenant: Option<usize>,
 }
 
 /// What happened to a request at its headers.
@@ -128,17 +137,108 @@ impl Worker {
 
     /// Classifies the current request, finds its destination, and admits
     /// or sheds it.
-    pub fn admit(&self) -> (ClassId, usize, Admission) {
-        let (class, source) = self.throttle.classify(&RequestHeaders);
+    /// `now` is the request's arrival, read once per request.
+    pub fn admit(&self, now: Timestamp) -> (ClassId, Held, Admission) {
+        let trusted = self.throttle.trusted(&RequestHeaders);
+        if !trusted {
+            self.distrust_steering_headers();
+        }
+        let (class, source) = self.throttle.classify_as(&RequestHeaders, trusted);
         let d = self.throttle.destination_of(&RequestHeaders);
         if source == ClassSource::UnknownValue {
             self.metrics.add(self.layout.unknown_priority(), 1);
         }
-        let (class, admission) = self.admit_to(class, d);
-        (class, d, admission)
+        let (class, admission) = self.admit_to(class, d, now);
+        let mut held = Held {
+            destination: d,
+            tenant: None,
+        };
+        let tenant = match admission {
+            Admission::Shed(_) => None,
+            _ => self.throttle.tenant_of(&RequestHeaders, trusted),
+        };
+        let admission = match tenant {
+            Some(bucket) => self.admit_tenant(class, &mut held, bucket, admission, now),
+            None => admission,
+        };
+        if let Admission::Admitted = admission {
+            // Counted once the tenant cap, too, has let the request in.
+            self.metrics.add(self.layout.admitted(class), 1);
+        }
+        (class, held, admission)
     }
 
-    fn admit_to(&self, class: ClassId, d: usize) -> (ClassId, Admission) {
+    /// A request from an untrusted source: its steering headers (priority,
+    /// tenant) do not count; each one present is counted and, with
+    /// `trust.untrusted: strip`, removed before the request goes upstream.
+    fn distrust_steering_headers(&self) {
+        for name in self.throttle.steering_headers() {
+            if RequestHeaders.header(name).is_none() {
+                continue;
+            }
+            self.metrics.add(self.layout.untrusted_steering(), 1);
+            if self.throttle.strips_untrusted() {
+                if let Err(status) = host::remove_request_header(name) {
+                    log::warn(|| {
+                        format!("removing {name} refused by the host: status {}", status.0)
+                    });
+                }
+            }
+            log::debug(|| format!("untrusted source: {name} ignored"));
+        }
+    }
+
+    /// Counts a forwarded request against its tenant's cap. A request the
+    /// limit admitted but whose tenant holds its share already is shed with
+    /// `tenant_cap` (its destination slot returned); an unenforced decision
+    /// still takes the tenant's slot, so the count stays the real load.
+    fn admit_tenant(
+        &self,
+        class: ClassId,
+        held: &mut Held,
+        bucket: usize,
+        admission: Admission,
+        now: Timestamp,
+    ) -> Admission {
+        let d = held.destination;
+        let dest = &self.destinations[d];
+        let threshold = match admission {
+            Admission::Admitted => self.throttle.tenant_threshold(dest.limit()),
+            _ => u32::MAX,
+        };
+        let (acquire, stats) =
+            dest.tenant(bucket, &EnvoySharedData)
+                .try_acquire(&EnvoySharedData, now, threshold);
+        self.record_update(&stats);
+        let inflight = match acquire {
+            Acquire::Admitted { .. } => {
+                held.tenant = Some(bucket);
+                return admission;
+            }
+            Acquire::Full { inflight } => inflight,
+        };
+        let reason = ShedReason::TenantCap;
+        if !self.throttle.enforce(&mut *self.random.borrow_mut()) {
+            let (_, stats) =
+                dest.tenant(bucket, &EnvoySharedData)
+                    .try_acquire(&EnvoySharedData, now, u32::MAX);
+            self.record_update(&stats);
+            held.tenant = Some(bucket);
+            self.metrics.add(self.layout.shadow_shed(class, reason), 1);
+            return Admission::Shadow(reason);
+        }
+        self.release(d, None, None, now);
+        self.metrics.add(self.layout.shed(class, reason), 1);
+        log::debug(|| {
+            format!(
+                "shed class={} reason={reason} tenant_bucket={bucket} tenant_inflight={inflight} threshold={threshold}",
+                self.throttle.config().classes.name(class),
+            )
+        });
+        Admission::Shed(reason)
+    }
+
+    fn admit_to(&self, class: ClassId, d: usize, now: Timestamp) -> (ClassId, Admission) {
         let dest = &self.destinations[d];
         if let Some(s) = &self.success {
             let p = {
@@ -149,7 +249,7 @@ impl Worker {
             if p > 0.0 && self.random.borrow_mut().next_unit() < p {
                 let reason = ShedReason::SuccessRate;
                 if !self.throttle.enforce(&mut *self.random.borrow_mut()) {
-                    return (class, self.forward_unenforced(class, d, reason));
+                    return (class, self.forward_unenforced(class, d, reason, now));
                 }
                 self.metrics.add(self.layout.shed(class, reason), 1);
                 log::debug(|| {
@@ -172,14 +272,13 @@ impl Worker {
         let (acquire, stats) =
             dest.inflight
                 .borrow_mut()
-                .try_acquire(&EnvoySharedData, host::now(), threshold);
+                .try_acquire(&EnvoySharedData, now, threshold);
         self.record_update(&stats);
         match acquire {
             Acquire::Admitted { inflight_before } => {
                 if let Some(a) = &dest.adaptive {
                     a.borrow_mut().limit.observe_inflight(inflight_before + 1);
                 }
-                self.metrics.add(self.layout.admitted(class), 1);
                 self.metrics
                     .set(self.layout.inflight(d), inflight_before + 1);
                 (class, Admission::Admitted)
@@ -190,7 +289,7 @@ impl Worker {
                     None => ShedReason::ConcurrencyLimit,
                 };
                 if !self.throttle.enforce(&mut *self.random.borrow_mut()) {
-                    return (class, self.forward_unenforced(class, d, reason));
+                    return (class, self.forward_unenforced(class, d, reason, now));
                 }
                 self.metrics.add(self.layout.shed(class, reason), 1);
                 self.metrics.set(self.layout.inflight(d), inflight);
@@ -215,12 +314,18 @@ impl Worker {
     /// Forwards a request the policy would shed: it takes a slot like any
     /// forwarded request (the in-flight count stays the real load), and the
     /// decision is counted and logged.
-    fn forward_unenforced(&self, class: ClassId, d: usize, reason: ShedReason) -> Admission {
-        let (acquire, stats) = self.destinations[d].inflight.borrow_mut().try_acquire(
-            &EnvoySharedData,
-            host::now(),
-            u32::MAX,
-        );
+    fn forward_unenforced(
+        &self,
+        class: ClassId,
+        d: usize,
+        reason: ShedReason,
+        now: Timestamp,
+    ) -> Admission {
+        let (acquire, stats) =
+            self.destinations[d]
+                .inflight
+                .borrow_mut()
+                .try_acquire(&EnvoySharedData, now, u32::MAX);
         self.record_update(&stats);
         if let Acquire::Admitted { inflight_before } = acquire {
             self.metrics
@@ -286,29 +391,37 @@ impl Worker {
     /// Frees one admitted request's slot; `latency` (from admission to the
     /// end of the response) feeds the adaptive limit when the stream
     /// completed.
-    pub fn release(&self, d: usize, latency: Option<(Duration, Timestamp)>) {
+    pub fn release(
+        &self,
+        d: usize,
+        tenant: Option<usize>,
+        latency: Option<(Duration, Timestamp)>,
+        now: Timestamp,
+    ) {
         let Some(dest) = self.destinations.get(d) else {
             return;
         };
+        if let Some(bucket) = tenant {
+            let (_, stats) = dest
+                .tenant(bucket, &EnvoySharedData)
+                .release(&EnvoySharedData, now);
+            self.record_update(&stats);
+        }
         if let (Some(a), Some((l, admitted_at))) = (&dest.adaptive, latency) {
             a.borrow_mut().limit.record_latency(l, admitted_at);
         }
-        let (total, stats) = dest
-            .inflight
-            .borrow_mut()
-            .release(&EnvoySharedData, host::now());
+        let (total, stats) = dest.inflight.borrow_mut().release(&EnvoySharedData, now);
         self.record_update(&stats);
         self.metrics.set(self.layout.inflight(d), total);
     }
 
     /// Housekeeping: heartbeat and lane repair, limits, gauges.
     pub fn tick(&self) {
+        let now = host::now();
         for (d, dest) in self.destinations.iter().enumerate() {
-            let (total, stats) = dest
-                .inflight
-                .borrow_mut()
-                .heartbeat(&EnvoySharedData, host::now());
+            let (total, stats) = dest.inflight.borrow_mut().heartbeat(&EnvoySharedData, now);
             self.record_update(&stats);
+            dest.tenant_heartbeats(&EnvoySharedData, now, |s| self.record_update(s));
             self.metrics.set(self.layout.inflight(d), total);
             if let Some(a) = &dest.adaptive {
                 self.flush_adaptive(d, &mut a.borrow_mut());

@@ -200,20 +200,15 @@ impl World {
             }),
         };
         if let Step::Failed = step {
-            // As proxy-wasm-cpp-host's CHECK_FAIL_HTTP: with fail-open the
-            // stream continues without the filter; otherwise this stream
-            // gets a 503 local reply (`failStream`), and later streams meet
-            // the policy when the filter starts.
-            let policy = self.config.plugins[i].failure_policy;
+            // As Envoy 1.40 does (tests/e2e/tests/failure_policy.rs): the
+            // stream whose callback trapped gets a 503 local reply
+            // (`failStream`) under every policy, fail-open included; later
+            // streams meet the policy when the filter starts.
             if let Some(s) = self.streams.get_mut(&sid) {
                 s.slots[i] = Slot::Skipped;
             }
-            self.fail_stream(sid, i, policy);
-            return if policy == FailurePolicy::FailOpen {
-                Step::Continue
-            } else {
-                Step::Pause
-            };
+            self.fail_stream(sid, i, FailurePolicy::FailClosed);
+            return Step::Pause;
         }
         if let (Step::Continue, Some(vm)) = (&step, self.vms.slot_mut(key).and_then(|s| s.live())) {
             vm.set_access(id, Access::NONE);

@@ -113,9 +113,8 @@ fn a_route_counts_against_its_own_destination_and_limit() {
     let (envoy, url) = start(&upstream, config);
     let client = HttpClient::new();
     let checkout = format!("{url}/checkout/pay");
-    // The first request creates the route's shared record. Envoy's shared
-    // data has no create-if-absent: two workers creating it at once would
-    // lose one lane until the next tick repairs it (filters/core/src/shared).
+    // One request before the held ones, so the route's records have seen
+    // traffic on some worker before the limit is filled exactly.
     let first = client.get(&checkout, &[]).expect("first checkout");
     assert_eq!(first.status, 200);
     let held: Vec<_> = (0..2)

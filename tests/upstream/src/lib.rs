@@ -10,10 +10,15 @@
 //! - `POST /__upstream/behaviour`: a JSON object whose keys replace the
 //!   current [`Behaviour`]'s (e.g. `{"service_ms": 200}`).
 //! - Any other request is served. Per-request overrides: `x-upstream-delay-ms`
-//!   (service time of this request) and `x-upstream-status` (its status).
+//!   (service time of this request), `x-upstream-status` (its status) and
+//!   `x-upstream-fault` (`close`: drop the connection without answering;
+//!   `abort-body`: send the head and part of the body, then drop it).
 //!
-//! Responses carry `x-upstream-name` so routing tests can see who answered.
+//! Responses carry `x-upstream-name` so routing tests can see who answered,
+//! and with `x-upstream-echo: a,b` the request headers `a` and `b` as they
+//! arrived (`x-upstream-echo-a`, ...), so tests can see what a filter removed.
 
+mod fault;
 mod gate;
 mod server;
 mod stats;

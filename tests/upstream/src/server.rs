@@ -1,10 +1,11 @@
 //! The server and its run-time behaviour.
 
+use crate::fault::{AbortedBody, CloseWithoutAnswer, Fault, ABORTED_PREFIX};
 use crate::gate::Gate;
 use crate::stats::{Counters, Stats};
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -191,24 +192,34 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let shared = Arc::clone(&shared);
-                async move { Ok::<_, std::convert::Infallible>(handle(shared, req).await) }
+                handle(shared, req)
             });
+            // Past hyper's default of 100 headers: tests reach the proxy's
+            // header limits, not the upstream's.
             let _ = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
+                .max_headers(MAX_HEADERS)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
     }
 }
 
-fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body.into()));
+/// Request headers the server accepts.
+const MAX_HEADERS: usize = 1000;
+
+/// A whole response, or one whose body fails part-way (`abort-body`).
+type Reply = Response<Either<Full<Bytes>, AbortedBody>>;
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+    let mut r = Response::new(Either::Left(Full::new(body.into())));
     *r.status_mut() = status;
     r
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    match (req.method(), req.uri().path()) {
+/// A response, or [`CloseWithoutAnswer`] to drop the connection (`close`).
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, CloseWithoutAnswer> {
+    Ok(match (req.method(), req.uri().path()) {
         (&Method::GET, "/__upstream/stats") => {
             let body = serde_json::to_vec(&shared.stats()).unwrap_or_default();
             text(StatusCode::OK, body)
@@ -223,8 +234,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<By
                 Err(e) => text(StatusCode::BAD_REQUEST, format!("{e}\n")),
             }
         }
-        _ => serve(shared, req).await,
-    }
+        _ => return serve(shared, req).await,
+    })
 }
 
 fn merge(shared: &Shared, patch: &[u8]) -> Result<Behaviour, String> {
@@ -267,7 +278,30 @@ impl Drop for InService<'_> {
     }
 }
 
-async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// `x-upstream-echo: a,b`: the request's headers `a` and `b`, as they
+/// reached the upstream, returned as `x-upstream-echo-a` / `-b` (absent if
+/// the request did not carry them), so tests can see what a filter removed.
+fn echoed_headers(
+    req: &Request<Incoming>,
+) -> Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)> {
+    let Some(names) = req
+        .headers()
+        .get("x-upstream-echo")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Vec::new();
+    };
+    names
+        .split(',')
+        .filter_map(|name| {
+            let value = req.headers().get(name.trim())?.clone();
+            let echo = format!("x-upstream-echo-{}", name.trim()).parse().ok()?;
+            Some((echo, value))
+        })
+        .collect()
+}
+
+async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, CloseWithoutAnswer> {
     let n = shared.seq.fetch_add(1, Ordering::Relaxed);
     Counters::bump(&shared.counters.requests);
     let b = shared.behaviour();
@@ -277,6 +311,11 @@ async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Byt
     });
     let forced =
         header_num(&req, "x-upstream-status").and_then(|s| StatusCode::from_u16(s as u16).ok());
+    let fault = req
+        .headers()
+        .get("x-upstream-fault")
+        .and_then(|v| Fault::parse(v.as_bytes()));
+    let echoed = echoed_headers(&req);
     let _ = req.into_body().collect().await;
     let queued_at = tokio::time::Instant::now();
     if shared
@@ -286,7 +325,10 @@ async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Byt
         .is_err()
     {
         Counters::bump(&shared.counters.rejected);
-        return text(StatusCode::SERVICE_UNAVAILABLE, "upstream queue full\n");
+        return Ok(text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream queue full\n",
+        ));
     }
     let queue_ms = queued_at.elapsed().as_millis();
     shared.counters.enter_service();
@@ -297,6 +339,13 @@ async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Byt
     };
     if delay_ms > 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(delay_ms / 1000.0)).await;
+    }
+    if fault.is_some() {
+        Counters::bump(&shared.counters.faults);
+    }
+    if fault == Some(Fault::Close) {
+        guard.finished = true;
+        return Err(CloseWithoutAnswer);
     }
     let status = forced.unwrap_or_else(|| {
         if shared.draw(n, 0xE77) < b.error_rate {
@@ -323,5 +372,20 @@ async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Byt
     if let Ok(v) = queue_ms.to_string().parse() {
         h.insert("x-upstream-queue-ms", v);
     }
-    r
+    for (name, value) in echoed {
+        h.insert(name, value);
+    }
+    if fault == Some(Fault::AbortBody) {
+        // Announce more than the body will send before it fails.
+        let (mut parts, _) = r.into_parts();
+        parts.headers.insert(
+            hyper::header::CONTENT_LENGTH,
+            hyper::header::HeaderValue::from(ABORTED_PREFIX.len() * 4),
+        );
+        return Ok(Response::from_parts(
+            parts,
+            Either::Right(AbortedBody::default()),
+        ));
+    }
+    Ok(r)
 }

@@ -16,6 +16,9 @@ pub struct Stats {
     pub rejected: u64,
     /// Requests whose client went away before the response.
     pub cancelled: u64,
+    /// Requests that asked for a fault (`x-upstream-fault`) and got it.
+    #[serde(default)]
+    pub faults: u64,
     /// Requests being served now.
     pub in_service: u64,
     /// Requests waiting now.
@@ -31,6 +34,7 @@ pub(crate) struct Counters {
     pub errors: AtomicU64,
     pub rejected: AtomicU64,
     pub cancelled: AtomicU64,
+    pub faults: AtomicU64,
     pub in_service: AtomicU64,
     pub max_in_service: AtomicU64,
 }
@@ -57,6 +61,7 @@ impl Counters {
             errors: l(&self.errors),
             rejected: l(&self.rejected),
             cancelled: l(&self.cancelled),
+            faults: l(&self.faults),
             in_service: l(&self.in_service),
             queued,
             max_in_service: l(&self.max_in_service),

@@ -15,6 +15,7 @@ mod rules;
 mod shed;
 mod slo;
 mod throttle;
+mod trust;
 mod validate;
 
 pub use adaptive::AdaptiveLimit;

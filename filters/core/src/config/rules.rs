@@ -71,17 +71,21 @@ pub(crate) fn conditions(raw: &mut Object<'_>) -> Result<Conditions, ConfigError
         .into_iter()
         .map(|(at, v)| header(Object::new(at, v)?))
         .collect::<Result<_, _>>()?;
-    let sources = raw
-        .strings("source_cidrs")?
-        .into_iter()
-        .map(|(at, c)| Cidr::parse(c).map_err(|e| at.error(e)))
-        .collect::<Result<_, _>>()?;
+    let sources = cidrs(raw, "source_cidrs")?;
     Ok(Conditions {
         path,
         methods,
         headers,
         sources,
     })
+}
+
+/// A list of IPv4/IPv6 CIDR blocks at `key` (empty when absent).
+pub(crate) fn cidrs(raw: &mut Object<'_>, key: &'static str) -> Result<Vec<Cidr>, ConfigError> {
+    raw.strings(key)?
+        .into_iter()
+        .map(|(at, c)| Cidr::parse(c).map_err(|e| at.error(e)))
+        .collect()
 }
 
 /// A list of upper-case HTTP methods at `key` (empty when absent).

@@ -20,11 +20,13 @@ use super::adaptive::{self, AdaptiveLimit};
 use super::error::{ConfigError, Path};
 use super::json::{self, Object};
 use super::shed::{self, ShedResponse};
-use super::{classes, rules, slo, validate};
+use super::{classes, rules, slo, trust, validate};
 use crate::limit::success_rate::SuccessRateParams;
 use crate::limit::tuner::TunerParams;
 use crate::priority::{Classifier, PriorityClasses};
 use crate::rules::Conditions;
+use crate::tenant::TenantCap;
+use crate::trust::Trust;
 use std::time::Duration;
 
 /// How the concurrency limit is set.
@@ -73,6 +75,11 @@ pub struct ThrottleConfig {
     /// Routes with their own destination and limit, tried in order; a
     /// request no route matches counts against `destination` and `limit`.
     pub routes: Vec<RouteLimit>,
+    /// Which sources may set the priority and tenant headers; every source
+    /// when absent.
+    pub trust: Option<Trust>,
+    /// The per-tenant cap, when configured.
+    pub tenant: Option<TenantCap>,
 }
 
 /// A route (by path, method, headers such as `:authority`, source) with its
@@ -194,8 +201,18 @@ impl ThrottleConfig {
                 },
             )?),
         };
+        let trust = match root.opt_object("trust")? {
+            Some(raw) => Some(trust::trust(raw)?),
+            None => None,
+        };
+        let tenant = match root.opt_object("tenant")? {
+            Some(raw) => Some(trust::tenant(raw, &header)?),
+            None => None,
+        };
         root.finish()?;
         Ok(ThrottleConfig {
+            trust,
+            tenant,
             routes,
             slo,
             success_rate,

@@ -9,6 +9,7 @@ use super::regex::Regex;
 use super::session::cookie;
 use crate::request::RequestView;
 use crate::rules::{Conditions, Facts, ValueMatch};
+use crate::trust::principal_matches;
 
 /// A compiled path regex (`route::regex` syntax), matched against the path
 /// without its query string.
@@ -103,11 +104,7 @@ impl RouteMatch {
             let Some(peer) = request.property(&["connection", "uri_san_peer_certificate"]) else {
                 return false;
             };
-            let hold = self.principals.iter().any(|p| match p.strip_suffix('*') {
-                Some(prefix) => peer.starts_with(prefix.as_bytes()),
-                None => peer == p.as_bytes(),
-            });
-            if !hold {
+            if !principal_matches(&self.principals, &peer) {
                 return false;
             }
         }

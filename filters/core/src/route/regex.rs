@@ -361,7 +361,15 @@ fn emit(node: &Node, prog: &mut Vec<Inst>) -> Result<(), String> {
         }
         Node::Repeat(atom, min, max) => {
             for _ in 0..*min {
+                let before = prog.len();
                 emit(atom, prog)?;
+                // An atom that compiles to nothing (`()`, `(a{0})`) repeats
+                // to nothing: emitting it `min` times at every level of
+                // nesting would take 100^depth steps, with no program growth
+                // for the size limit to stop.
+                if prog.len() == before {
+                    break;
+                }
             }
             match max {
                 None => {

@@ -25,6 +25,12 @@ pub fn tuner(destination: &str) -> String {
     format!("sluice.v1.tuner.{destination}")
 }
 
+/// One bucket of a throttle destination's per-tenant in-flight counts
+/// (lanes; `tenant::TENANT_BUCKETS` buckets per destination).
+pub fn tenant_inflight(destination: &str, bucket: usize) -> String {
+    format!("sluice.v1.tenant_inflight.{destination}.{bucket}")
+}
+
 /// The router's in-flight record of an Envoy cluster (lanes).
 pub fn cluster_inflight(cluster: &str) -> String {
     format!("sluice.v1.cluster_inflight.{cluster}")

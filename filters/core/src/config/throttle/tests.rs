@@ -257,3 +257,37 @@ fn the_slo_tuner_is_read_with_defaults_and_its_dependencies_are_checked() {
     let fast = r#"{"limit": {"adaptive": {}}, "tick_ms": 500, "slo": {"latency_ms": 9, "interval_ms": 200, "tune": {"share_scale": {"min": 0.1, "max": 1, "step": 0.1}}}}"#;
     assert_eq!(err(fast).path, "slo.interval_ms");
 }
+
+#[test]
+fn trust_and_tenant_sections_are_read_and_checked() {
+    let c = ThrottleConfig::from_json(
+        br#"{"limit": {"static": {"max_inflight": 10}},
+             "trust": {"principals": ["spiffe://cluster.local/ns/edge/*"],
+                       "source_cidrs": ["10.0.0.0/8"], "untrusted": "ignore"},
+             "tenant": {"header": "x-tenant", "max_share": 0.25}}"#,
+    )
+    .expect("valid");
+    let trust = c.trust.expect("trust");
+    assert_eq!(trust.untrusted, crate::trust::Untrusted::Ignore);
+    assert_eq!(trust.sources.len(), 1);
+    assert_eq!(c.tenant.expect("tenant").max_share, 0.25);
+
+    let e = err(r#"{"limit": {"static": {"max_inflight": 10}},
+                    "trust": {"source_cidrs": ["10.0.0.0/33"]}}"#);
+    assert_eq!(e.path, "trust.source_cidrs[0]");
+    let e = err(r#"{"limit": {"static": {"max_inflight": 10}},
+                    "trust": {"principals": ["*"]}}"#);
+    assert_eq!(e.path, "trust.principals[0]");
+    let e = err(r#"{"limit": {"static": {"max_inflight": 10}},
+                    "trust": {"untrusted": "drop"}}"#);
+    assert_eq!(e.path, "trust.untrusted");
+    let e = err(r#"{"limit": {"static": {"max_inflight": 10}},
+                    "tenant": {"header": "x-tenant", "max_share": 0}}"#);
+    assert_eq!(e.path, "tenant.max_share");
+    let e = err(r#"{"limit": {"static": {"max_inflight": 10}},
+                    "tenant": {"header": "x-sluice-priority", "max_share": 0.5}}"#);
+    assert_eq!(e.path, "tenant.header");
+    let e = err(r#"{"limit": {"static": {"max_inflight": 10}},
+                    "tenant": {"max_share": 0.5}}"#);
+    assert!(e.path.starts_with("tenant"), "{e:?}");
+}

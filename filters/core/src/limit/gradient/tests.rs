@@ -210,6 +210,55 @@ proptest! {
             prop_assert!(s.limit.is_finite());
         }
     }
+
+    /// Whatever the windows measure (any latency from zero to centuries,
+    /// any sample, peak and shed counts, clocks that step back) and however
+    /// the controller is configured within what validation allows, the
+    /// limit stays within [min_limit, max_limit].
+    #[test]
+    fn the_limit_never_leaves_its_bounds_whatever_the_samples(
+        windows in proptest::collection::vec(
+            (any::<u64>(), any::<u64>(), any::<u32>(), any::<u64>(), -5_000i64..60_000),
+            1..150,
+        ),
+        min_limit in 1u32..1_000_000,
+        span in 0u32..1_000_000,
+        initial in any::<u32>(),
+        buffer in 0.0f64..=10.0,
+        smoothing in 0.01f64..=1.0,
+        interval_s in 1u64..=3_600,
+        probe_jitter in 0.0f64..=0.5,
+        max_latency_ms in proptest::option::of(1u64..=600_000),
+        seed in any::<u64>(),
+    ) {
+        let max_limit = min_limit.saturating_add(span).min(1_000_000);
+        let p = GradientParams {
+            min_limit,
+            max_limit,
+            initial_limit: min_limit + initial % (max_limit - min_limit + 1),
+            buffer,
+            smoothing,
+            min_rtt_interval: Duration::from_secs(interval_s),
+            probe_jitter,
+            max_latency: max_latency_ms.map(Duration::from_millis),
+        };
+        let mut r = SplitMix64::new(seed);
+        let mut now = Timestamp::from_millis(1_000_000);
+        let mut s = p.start(now);
+        for (rtt_ns, samples, peak_inflight, shed, step_ms) in windows {
+            now = if step_ms >= 0 {
+                now.saturating_add(Duration::from_millis(step_ms as u64))
+            } else {
+                Timestamp::from_millis(now.as_millis().saturating_sub(step_ms.unsigned_abs()))
+            };
+            let w = WindowSample { samples, rtt: Duration::from_nanos(rtt_ns), peak_inflight, shed };
+            s = p.update(&s, &w, now, &mut r).0;
+            prop_assert!(s.limit.is_finite());
+            prop_assert!(s.limit >= f64::from(min_limit) && s.limit <= f64::from(max_limit),
+                "limit {} outside [{min_limit}, {max_limit}]", s.limit);
+            prop_assert!((min_limit..=max_limit).contains(&s.current()));
+        }
+    }
 }
 
 #[test]

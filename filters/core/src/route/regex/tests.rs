@@ -96,3 +96,25 @@ proptest! {
         prop_assert_eq!(ours.is_match(text.as_bytes()), oracle.is_match(&text), "{} on {:?}", p, text);
     }
 }
+
+/// Found while writing the `regex` fuzz target (a timeout there): repeating
+/// a group that compiles to
+/// nothing (`()`, `(a{0})`) emitted it `n` times at every level, so nested
+/// ones took 100^depth steps and configuring the router hung. Repeating
+/// nothing is nothing: compiling is now linear in the pattern (before the
+/// fix, this test did not finish).
+#[test]
+fn nested_repeats_of_an_empty_group_compile_at_once() {
+    for p in [
+        "(((((((){100}){100}){100}){100}){100}){100})",
+        "((((((a{0}){100}){100}){100}){100}){100}){100}b",
+    ] {
+        let re = Regex::new(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert!(re.is_match(b"b"), "{p}");
+    }
+    // `(?:){50,}` is not nothing (a loop): the size limit refuses it.
+    let e = Regex::new("(((((((?:){50,}){100}){100}){100}){100}){100})")
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    assert!(e.contains("more than"), "{e}");
+}
