@@ -135,9 +135,10 @@ impl Worker {
         self.throttle.config().tick
     }
 
-    /// Classifies the current request, finds its destination, and admits
-    /// or sheds it.
-    /// `now` is the request's arrival, read once per request.
+    /// Classifies the current request (its steering headers only from a
+    /// trusted source), finds its destination, and admits or sheds it
+    /// against the class threshold and then its tenant's cap. `now` is the
+    /// request's arrival, read once per request.
     pub fn admit(&self, now: Timestamp) -> (ClassId, Held, Admission) {
         let trusted = self.throttle.trusted(&RequestHeaders);
         if !trusted {
