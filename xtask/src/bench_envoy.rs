@@ -6,7 +6,8 @@
 //!    alternated within each run: no filter; Envoy's adaptive_concurrency +
 //!    admission_control; the Sluice throttle; throttle + router. Saturation
 //!    throughput with `wrk` (1 thread, 32 connections) and latency at a
-//!    fixed 1,000 req/s with `hey` (10 clients x 100 req/s). Ratios to the
+//!    fixed 1,000 req/s with `oha` (10 connections, latency corrected for
+//!    coordinated omission; microsecond resolution). Ratios to the
 //!    no-filter arm are taken within a run; the table gives medians over the
 //!    runs.
 //! 2. Overload quality. An upstream that serves 10 at a time at 20 ms
@@ -16,8 +17,9 @@
 //!    Per arm: goodput, success per class, p50/p99 of admitted requests.
 //!
 //! The machine is shared and noisy: read ratios from the same run and
-//! medians, never one absolute time. `wrk` and `hey` come from the Debian
-//! packages; the task installs them with apt-get if they are missing.
+//! medians, never one absolute time. `wrk` comes from the Debian package
+//! and `oha` from crates.io; the task installs them (apt-get, cargo
+//! install) if they are missing.
 
 use crate::run::{run, step};
 use anyhow::{anyhow, bail, Context, Result};
@@ -118,10 +120,12 @@ typed_config:
 "#;
 
 /// Throttle configurations: for overhead, a limit that never binds (the
-/// admitted path is what is measured); for overload, the adaptive limit.
+/// admitted path is what is measured); for overload, the adaptive limit
+/// with the documented default latency tolerance (`buffer` 0.25, as
+/// Envoy's adaptive_concurrency default).
 const THROTTLE_OVERHEAD: &str = r#"{"limit": {"static": {"max_inflight": 100000}}}"#;
 const THROTTLE_OVERLOAD: &str = r#"{"limit": {"adaptive": {"min_limit": 4, "max_limit": 200,
-    "initial_limit": 20, "window_ms": 250, "buffer": 0.5}}, "tick_ms": 50,
+    "initial_limit": 20, "window_ms": 250}}, "tick_ms": 50,
     "classes": [{"name": "critical", "share": 1.0}, {"name": "default", "share": 0.6},
                 {"name": "sheddable", "share": 0.3}]}"#;
 
@@ -161,16 +165,21 @@ fn bootstrap(arm: Arm, upstream: &Upstream, throttle_config: &str) -> Result<Boo
     Ok(b)
 }
 
+/// True if `tool` is on the PATH.
+fn installed(tool: &str) -> bool {
+    Command::new("which")
+        .arg(tool)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 fn ensure_tools() -> Result<()> {
-    let missing: Vec<&str> = ["wrk", "hey"]
-        .into_iter()
-        .filter(|t| {
-            Command::new("which")
-                .arg(t)
-                .output()
-                .map_or(true, |o| !o.status.success())
-        })
-        .collect();
+    if !installed("oha") {
+        step("install oha (cargo install)");
+        run(crate::run::cargo().args(["install", "oha", "--locked"]))
+            .context("installing oha; install it with cargo install oha")?;
+    }
+    let missing: Vec<&str> = ["wrk"].into_iter().filter(|t| !installed(t)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -178,7 +187,7 @@ fn ensure_tools() -> Result<()> {
     let mut cmd = Command::new("apt-get");
     cmd.args(["install", "-y", "--no-install-recommends"])
         .args(&missing);
-    run(&mut cmd).context("installing the load generators; install wrk and hey by hand")
+    run(&mut cmd).context("installing wrk; install it by hand")
 }
 
 /// Pins a process (and its threads) to a CPU, where `taskset` exists.
@@ -213,19 +222,33 @@ fn saturation(url: &str, seconds: u64) -> Result<f64> {
         .ok_or_else(|| anyhow!("no Requests/sec in wrk's output:\n{text}"))
 }
 
-/// `hey` latency at 1,000 req/s: (p50, p99) in microseconds.
+/// Latency at a fixed 1,000 req/s with `oha` (10 connections, corrected
+/// for coordinated omission): (p50, p99) in microseconds.
 fn fixed_rate_latency(url: &str, seconds: u64) -> Result<(f64, f64)> {
-    let mut cmd = on_cpu(1, "hey");
-    cmd.args(["-z", &format!("{seconds}s"), "-c", "10", "-q", "100", url]);
+    let mut cmd = on_cpu(1, "oha");
+    cmd.args([
+        "-z",
+        &format!("{seconds}s"),
+        "-c",
+        "10",
+        "-q",
+        "1000",
+        "--latency-correction",
+        "--no-tui",
+        "--output-format",
+        "json",
+        url,
+    ]);
     let text = output(cmd)?;
+    let report: serde_yaml::Value =
+        serde_yaml::from_str(&text).with_context(|| format!("oha's JSON output:\n{text}"))?;
     let pct = |p: &str| -> Result<f64> {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(&format!("{p}% in ")))
-            .and_then(|v| v.trim_end_matches(" secs").trim().parse::<f64>().ok())
+        report["latencyPercentiles"][p]
+            .as_f64()
             .map(|s| s * 1e6)
-            .ok_or_else(|| anyhow!("no {p}% line in hey's output:\n{text}"))
+            .ok_or_else(|| anyhow!("no latencyPercentiles.{p} in oha's output:\n{text}"))
     };
-    Ok((pct("50")?, pct("99")?))
+    Ok((pct("p50")?, pct("p99")?))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

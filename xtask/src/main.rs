@@ -51,7 +51,7 @@ enum Task {
         seconds: u64,
     },
     /// Benchmarks against Envoy's own filters in the same run: data-plane
-    /// overhead (wrk, hey) and overload quality; writes target/bench/envoy.md.
+    /// overhead (wrk, oha) and overload quality; writes target/bench/envoy.md.
     BenchEnvoy {
         /// Runs of the overhead arms (medians are reported).
         #[arg(long, default_value_t = 3)]
