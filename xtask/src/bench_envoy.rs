@@ -301,7 +301,7 @@ fn overhead(opts: &BenchOptions) -> Result<String> {
                 Options {
                     concurrency: 1,
                     log_level: "warn",
-                    component_log_level: None,
+                    ..Options::default()
                 },
             )?;
             pin(envoy.pid(), 0);

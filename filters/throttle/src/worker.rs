@@ -264,17 +264,33 @@ impl Worker {
                 return (class, Admission::Shed(reason));
             }
         }
-        let limit = dest.limit();
         let tuned = self.tuned(d);
-        let threshold = match &tuned {
+        let threshold_at = |limit: u32| match &tuned {
             Some(t) => self.throttle.tuned_threshold(limit, class, t),
             None => self.throttle.threshold_at(limit, class),
         };
-        let (acquire, stats) =
+        let mut limit = dest.limit();
+        let mut threshold = threshold_at(limit);
+        let (mut acquire, stats) =
             dest.inflight
                 .borrow_mut()
                 .try_acquire(&EnvoySharedData, now, threshold);
         self.record_update(&stats);
+        // A refusal is decided on the limit in force now, not as of this
+        // worker's last flush (`SharedLimit::refresh`).
+        if let (Acquire::Full { .. }, Some(a)) = (acquire, &dest.adaptive) {
+            let fresh = a.borrow_mut().limit.refresh(&EnvoySharedData);
+            if fresh > limit {
+                limit = fresh;
+                threshold = threshold_at(limit);
+                let (again, stats) =
+                    dest.inflight
+                        .borrow_mut()
+                        .try_acquire(&EnvoySharedData, now, threshold);
+                self.record_update(&stats);
+                acquire = again;
+            }
+        }
         match acquire {
             Acquire::Admitted { inflight_before } => {
                 if let Some(a) = &dest.adaptive {

@@ -10,12 +10,22 @@
 //! plugin's `failure_policy`, no worker ever serves with it, and the old
 //! listener keeps serving. (Envoy also logs "Plugin configured to fail closed
 //! failed to load", even for FAIL_OPEN; it is about the refused listener.)
+//!
+//! And what it does with an accepted one: the new listener is added to
+//! every worker and the old one drains. Connections accepted from then on
+//! get the new configuration; a connection accepted before keeps the old
+//! one (its filter chain) until the drain time (`--drain-time-s`) ends and
+//! Envoy closes it between requests. So a probe of a new configuration
+//! must go out on a new connection: a pooled keep-alive connection from
+//! before the push answers with the old one, and may be closed under its
+//! client when the drain ends.
 
 #[allow(dead_code)] // shares only part of the throttle tests' helpers
 mod throttle;
 
 use sluice_testkit::bootstrap::Bootstrap;
 use sluice_testkit::client::HttpClient;
+use sluice_testkit::connection::{Connection, Ended};
 use sluice_testkit::envoy::Options;
 use sluice_testkit::lds::{LdsEnvoy, Push};
 use sluice_testkit::{plugin, Upstream};
@@ -54,6 +64,11 @@ fn bootstrap(upstream: &Upstream, config: &str) -> Bootstrap {
         .expect("bootstrap")
 }
 
+/// How long Envoy drains a replaced listener's connections: long enough to
+/// see that an old connection keeps the old configuration, short enough to
+/// see Envoy close it.
+const DRAIN_TIME_S: u32 = 3;
+
 /// A sheddable request's status and `retry-after`, and a critical
 /// request's status.
 fn probe(client: &HttpClient, url: &str) -> (u16, Option<String>, u16) {
@@ -73,7 +88,11 @@ fn probe(client: &HttpClient, url: &str) -> (u16, Option<String>, u16) {
 #[test]
 fn an_invalid_pushed_config_is_rejected_and_the_last_good_one_keeps_serving() {
     let upstream = Upstream::start("app", Default::default()).expect("upstream");
-    let envoy = LdsEnvoy::start(bootstrap(&upstream, GOOD), Options::default()).expect("envoy");
+    let opts = Options {
+        drain_time_s: Some(DRAIN_TIME_S),
+        ..Options::default()
+    };
+    let envoy = LdsEnvoy::start(bootstrap(&upstream, GOOD), opts).expect("envoy");
     let addr: SocketAddr = envoy.listener("inbound").expect("listener");
     let url = format!("http://{addr}");
     let client = HttpClient::new();
@@ -132,16 +151,36 @@ fn an_invalid_pushed_config_is_rejected_and_the_last_good_one_keeps_serving() {
         22
     );
 
-    // (d) The next good configuration is accepted and its behaviour shows.
+    // (d) The next good configuration is accepted. A connection opened
+    // before it is pushed keeps the old configuration while it drains.
+    let mut old = Connection::open(addr).expect("connection before the push");
+    let before = old
+        .get("/", &[("x-sluice-priority", "sheddable")])
+        .expect("request before the push");
+    assert_eq!(before.status, 503);
     assert_eq!(
         envoy.push(&bootstrap(&upstream, NEXT)).expect("push next"),
         Push::Accepted
     );
-    throttle::wait_until(
-        "the new configuration serves",
-        Duration::from_secs(10),
-        || probe(&client, &url).0 == 429,
-    );
-    assert_eq!(probe(&client, &url), (429, Some("7".to_string()), 200));
+    // Every new connection gets the new configuration at once.
+    let fresh = HttpClient::new_connections();
+    for _ in 0..20 {
+        assert_eq!(probe(&fresh, &url), (429, Some("7".to_string()), 200));
+    }
     assert_eq!(envoy.listener("inbound").expect("listener"), addr);
+    // The old connection still answers with the old configuration, then
+    // Envoy closes it cleanly when the drain ends: no request is cut off.
+    let during_drain = old
+        .get("/", &[("x-sluice-priority", "sheddable")])
+        .expect("request on the draining connection");
+    assert_eq!(
+        (during_drain.status, during_drain.header("retry-after")),
+        (503, Some("1")),
+        "a connection from before the push keeps the old configuration"
+    );
+    assert_eq!(
+        old.wait_ended(Duration::from_secs(u64::from(DRAIN_TIME_S) + 10)),
+        Ended::Closed,
+        "Envoy closes a drained connection between requests"
+    );
 }

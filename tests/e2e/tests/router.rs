@@ -156,14 +156,17 @@ fn after_a_write_the_clients_reads_go_to_the_primary_for_the_window() {
         "decision_header": "x-sluice-route",
         "default": {"primary": "app_a", "replicas": [{"cluster": "app_b"}, {"cluster": "app_c"}],
                     "consistency": "session"},
-        "session": {"window_ms": 1500}, "tick_ms": 100}"#;
+        "session": {"window_ms": 3000}, "tick_ms": 100}"#;
+    let window = Duration::from_millis(3000);
     let m = start(config, None, Default::default());
     let client = HttpClient::new();
     let write = client.request("PUT", &m.url, &[]).expect("write");
+    // The pin runs from when the router saw the write, at or before now.
+    let written = Instant::now();
     assert_eq!(write.header("x-upstream-name"), Some("app_a"));
     let cookie = write.header("set-cookie").expect("pin cookie").to_string();
     assert!(
-        cookie.starts_with("sluice-rw=") && cookie.contains("Max-Age=1"),
+        cookie.starts_with("sluice-rw=") && cookie.contains("Max-Age=3"),
         "{cookie}"
     );
     let pair = cookie.split(';').next().expect("pair").to_string();
@@ -177,7 +180,17 @@ fn after_a_write_the_clients_reads_go_to_the_primary_for_the_window() {
         let other = client.get(&m.url, &[]).expect("other read");
         assert_ne!(other.header("x-upstream-name"), Some("app_a"), "{other:?}");
     }
-    std::thread::sleep(Duration::from_millis(1600));
+    // Ten requests on loopback take milliseconds; if this machine stalled
+    // for most of the window, the reads above proved nothing about it.
+    assert!(
+        written.elapsed() < window,
+        "the pinned reads outlasted the window ({:?})",
+        written.elapsed()
+    );
+    // Past the window, measured from the write, not a fixed sleep.
+    std::thread::sleep(
+        (written + window + Duration::from_millis(100)).saturating_duration_since(Instant::now()),
+    );
     let late = client.get(&m.url, &[("cookie", &pair)]).expect("late read");
     assert_ne!(
         late.header("x-upstream-name"),

@@ -73,7 +73,12 @@ fn the_adaptive_limit_protects_critical_traffic_in_real_envoy() {
     .expect("upstream");
     // Shares leave critical a reserve even at the minimum limit: at L = 4,
     // default is admitted below 2 and sheddable below 1, so the two critical
-    // clients always find room.
+    // clients always find room. That holds across the two workers only if
+    // they agree on L: when one closes the start-up probe and raises L from
+    // 4 to 16, the other admits against 4 until its next tick while the
+    // first already lets default in up to 9, and it used to shed critical
+    // then (1 run in 3 under CPU load). A worker now re-reads the limit
+    // before it refuses anything.
     let config = r#"{"limit": {"adaptive": {"min_limit": 4, "max_limit": 64, "initial_limit": 16,
         "window_ms": 250, "min_rtt_interval_s": 30, "buffer": 0.5}}, "tick_ms": 50,
         "classes": [{"name": "critical", "share": 1.0}, {"name": "default", "share": 0.6},

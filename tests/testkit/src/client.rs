@@ -89,19 +89,41 @@ impl Default for HttpClient {
     }
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("building a tokio runtime for the test client: {e}"))
+}
+
 impl HttpClient {
+    /// A client that keeps idle connections for reuse (keep-alive), as
+    /// load generators and service clients do.
     pub fn new() -> HttpClient {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap_or_else(|e| panic!("building a tokio runtime for the test client: {e}"));
+        Self::with_pool(usize::MAX)
+    }
+
+    /// A client that opens a new connection for every request. After a
+    /// listener update, Envoy serves new connections with the new filter
+    /// chain while connections it accepted before keep the old one until
+    /// they drain; a test that asserts what a configuration does must not
+    /// send on a connection from before it.
+    pub fn new_connections() -> HttpClient {
+        Self::with_pool(0)
+    }
+
+    fn with_pool(max_idle_per_host: usize) -> HttpClient {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(max_idle_per_host)
             .build(connector);
-        HttpClient { rt, client }
+        HttpClient {
+            rt: runtime(),
+            client,
+        }
     }
 
     pub fn request(&self, method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Reply> {

@@ -32,6 +32,10 @@ pub struct Options {
     pub log_level: &'static str,
     /// Extra `--component-log-level` value, e.g. `wasm:debug`.
     pub component_log_level: Option<&'static str>,
+    /// `--drain-time-s`: how long connections of a modified or removed
+    /// listener (or filter chain) are drained before Envoy closes them;
+    /// Envoy's default (600 s) when `None`.
+    pub drain_time_s: Option<u32>,
 }
 
 impl Default for Options {
@@ -40,6 +44,7 @@ impl Default for Options {
             concurrency: 2,
             log_level: "info",
             component_log_level: None,
+            drain_time_s: None,
         }
     }
 }
@@ -65,6 +70,9 @@ fn command(dir: &tempfile::TempDir, bootstrap: &Bootstrap, opts: &Options) -> Re
         .stderr(Stdio::null());
     if let Some(c) = opts.component_log_level {
         cmd.arg("--component-log-level").arg(c);
+    }
+    if let Some(s) = opts.drain_time_s {
+        cmd.arg("--drain-time-s").arg(s.to_string());
     }
     Ok(cmd)
 }

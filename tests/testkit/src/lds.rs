@@ -10,6 +10,7 @@
 
 use crate::bootstrap::Bootstrap;
 use crate::envoy::{Envoy, Options};
+use crate::stats::Stats;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_yaml::Value;
 use std::cell::Cell;
@@ -115,7 +116,8 @@ impl LdsEnvoy {
 
     /// Replaces the listeners with those of `bootstrap` (rewritten for the
     /// test; each listener keeps the port its name is bound to) and waits
-    /// until Envoy has accepted or rejected the new file.
+    /// until Envoy has rejected the new file, or accepted it and started
+    /// draining what it replaces.
     pub fn push(&self, bootstrap: &Bootstrap) -> Result<Push> {
         let (_, mut listeners) = take_listeners(bootstrap.clone());
         for l in &mut listeners {
@@ -130,6 +132,7 @@ impl LdsEnvoy {
             }
         }
         let before = self.lds_counts()?;
+        let draining_before = self.draining()?;
         let version = self.version.get() + 1;
         self.version.set(version);
         write_atomically(
@@ -143,6 +146,7 @@ impl LdsEnvoy {
                 return Ok(Push::Rejected);
             }
             if success > before.0 {
+                self.wait_applied(version, draining_before, deadline)?;
                 return Ok(Push::Accepted);
             }
             if Instant::now() > deadline {
@@ -154,6 +158,33 @@ impl LdsEnvoy {
         }
     }
 
+    /// Waits until an accepted update has replaced the old listeners on the
+    /// workers. `update_success` counts when Envoy accepts the resources;
+    /// the new listener then warms, is added to every worker, and only then
+    /// is the old one (or its old filter chains, for an in-place update)
+    /// drained. Until then a new connection may still get the old
+    /// configuration.
+    fn wait_applied(&self, version: u64, draining_before: u64, deadline: Instant) -> Result<()> {
+        loop {
+            let s = self.envoy.stats()?;
+            let warming = s.value("listener_manager.total_listeners_warming");
+            if warming == 0 && draining(&s) > draining_before {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "LDS version {version} was accepted but the old listener did not start draining within {PUSH_TIMEOUT:?} ({warming} warming)"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Listeners and filter chains draining now.
+    fn draining(&self) -> Result<u64> {
+        Ok(draining(&self.envoy.stats()?))
+    }
+
     /// `listener_manager.lds.update_success` and `update_rejected`.
     pub fn lds_counts(&self) -> Result<(u64, u64)> {
         let s = self.envoy.stats()?;
@@ -162,6 +193,14 @@ impl LdsEnvoy {
             s.value("listener_manager.lds.update_rejected"),
         ))
     }
+}
+
+/// Listeners and filter chains draining, from the gauges of `s`. A test
+/// that pushes must run Envoy with a drain time longer than a few polls
+/// (`Options::drain_time_s`), or the drain may be over before it is seen.
+fn draining(s: &Stats) -> u64 {
+    s.value("listener_manager.total_listeners_draining")
+        + s.value("listener_manager.total_filter_chains_draining")
 }
 
 fn wait_for_listener(envoy: &Envoy, name: &str) -> Result<std::net::SocketAddr> {

@@ -15,6 +15,8 @@
 //!   module file).
 //! - [`client`]: an HTTP client with background requests and a closed-loop
 //!   load driver that counts outcomes per label.
+//! - [`connection`]: one HTTP/1.1 connection held open across requests, and
+//!   how the server ended it.
 //! - [`replay`]: sends a trace's requests at their arrival offsets, as the
 //!   harness replays them in virtual time.
 //! - [`stats`]: Envoy's `/stats` text as a map.
@@ -24,6 +26,7 @@
 
 pub mod bootstrap;
 pub mod client;
+pub mod connection;
 pub mod envoy;
 pub mod lds;
 pub mod paths;

@@ -186,6 +186,27 @@ impl SharedLimit {
         }
     }
 
+    /// Re-reads the shared limit, merging nothing, and returns the limit
+    /// in force. Between two flushes a worker admits against the limit it
+    /// read at the last one, up to a tick old. When another worker's flush
+    /// has raised it (a window closed, a probe ended), the others already
+    /// admit lower classes up to the new limit's shares, and a worker still
+    /// on the old, lower limit would refuse every class, critical first
+    /// among those it protects, until its own next flush. So a worker
+    /// about to refuse a request reads the limit again first: one shared
+    /// read on the refusal path, none on admission. Probe bookkeeping stays
+    /// with [`SharedLimit::flush`]: a probe learnt of here makes the
+    /// samples admitted before the next flush count as pre-probe (dropped),
+    /// which only errs on the side of a clean baseline.
+    pub fn refresh(&mut self, kv: &impl SharedKv) -> u32 {
+        if let Ok(Some((bytes, _))) = kv.get(&self.key) {
+            if let Some(rec) = AdaptiveRecord::decode(&bytes) {
+                self.record = Some(rec);
+            }
+        }
+        self.limit()
+    }
+
     /// The record as of the last flush (for gauges).
     pub fn record(&self) -> Option<&AdaptiveRecord> {
         self.record.as_ref()

@@ -100,6 +100,42 @@ fn every_workers_samples_reach_the_window_and_one_flush_closes_it() {
 }
 
 #[test]
+fn a_refresh_sees_the_limit_another_worker_moved_without_merging_anything() {
+    let kv = MemoryKv::new();
+    let mut r = SplitMix64::new(5);
+    let (mut a, mut b) = (limit(), limit());
+    a.flush(&kv, at(0), &mut r);
+    b.flush(&kv, at(0), &mut r);
+    assert_eq!((a.limit(), b.limit()), (2, 2), "both start probing");
+    for _ in 0..10 {
+        a.record_latency(Duration::from_millis(10), at(400));
+    }
+    b.record_latency(Duration::from_millis(10), at(400));
+    // A closes the probe window: the limit goes back up to 20 for A, while
+    // B still admits against the probe's limit until its next flush.
+    assert!(a.flush(&kv, at(1_100), &mut r).closed.is_some());
+    assert_eq!((a.limit(), b.limit()), (20, 2));
+    let before = kv.get("sluice.v1.limit.t").unwrap();
+    assert_eq!(b.refresh(&kv), 20);
+    assert_eq!(b.limit(), 20);
+    assert_eq!(
+        kv.get("sluice.v1.limit.t").unwrap(),
+        before,
+        "a refresh writes nothing"
+    );
+    // B's own sample was not merged by the refresh: its next flush does it.
+    let f = b.flush(&kv, at(1_200), &mut r);
+    assert!(f.closed.is_none());
+    let rec = AdaptiveRecord::decode(&kv.get("sluice.v1.limit.t").unwrap().unwrap().0).unwrap();
+    assert_eq!(rec.window.count(), 1);
+    // An absent or undecodable record leaves the last limit read.
+    let empty = MemoryKv::new();
+    assert_eq!(b.refresh(&empty), 20);
+    kv.force("sluice.v1.limit.t", b"garbage");
+    assert_eq!(b.refresh(&kv), 20);
+}
+
+#[test]
 fn a_lost_race_keeps_the_samples_for_the_next_flush() {
     /// A store whose sets always lose, as under endless contention.
     struct Contended(MemoryKv);
