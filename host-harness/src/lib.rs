@@ -16,6 +16,8 @@
 //!   clusters, timers, in virtual time.
 //! - [`scenario`]: scenario files and SLO assertions.
 //! - [`replay`]: scenario in, report out.
+//! - [`sweep`]: one scenario template across a grid of workloads, judged
+//!   cell by cell.
 
 pub mod abi;
 pub mod host;
@@ -23,4 +25,5 @@ pub mod inspect;
 pub mod replay;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod vm;

@@ -82,6 +82,23 @@ enum Command {
         #[arg(long)]
         cache_dir: Option<String>,
     },
+    /// Run a scenario template across a grid of workloads (a sweep file):
+    /// print a table, write sweep.json and sweep.html, and exit 1 naming
+    /// the cells that fail their checks.
+    Sweep {
+        /// Sweep file (YAML).
+        sweep: PathBuf,
+        /// Directory for sweep.json and sweep.html (default:
+        /// reports/sweep-<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Cells run at once (default: the machine's cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Directory for compiled modules, as for `replay`.
+        #[arg(long)]
+        cache_dir: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -206,6 +223,52 @@ fn run() -> Result<ExitCode> {
         Command::Inspect { module } => {
             print!("{}", sluice_harness::inspect::inspect(&module)?);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Sweep {
+            sweep,
+            out,
+            jobs,
+            cache_dir: cache,
+        } => {
+            let runtime = Runtime::new(&RuntimeOptions {
+                cache_dir: cache_dir(cache),
+            })?;
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            });
+            let done = std::sync::atomic::AtomicUsize::new(0);
+            let outcome = sluice_harness::sweep::run(&sweep, &runtime, jobs, |cell, total| {
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let verdict = if cell.passed() {
+                    "pass".to_string()
+                } else {
+                    format!("FAIL {}", cell.failures().join(", "))
+                };
+                let axes: Vec<String> = cell.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                eprintln!(
+                    "[{n}/{total}] cell {} [{}] {verdict} ({:.1} s)",
+                    cell.index,
+                    axes.join(" "),
+                    cell.wall_seconds
+                );
+            })?;
+            print!("{}", sluice_harness::sweep::render::terminal(&outcome));
+            let out = out.unwrap_or_else(|| {
+                PathBuf::from("reports").join(format!("sweep-{}", outcome.name))
+            });
+            std::fs::create_dir_all(&out)?;
+            std::fs::write(out.join("sweep.json"), serde_json::to_vec_pretty(&outcome)?)?;
+            std::fs::write(
+                out.join("sweep.html"),
+                sluice_harness::sweep::render::html(&outcome),
+            )?;
+            println!("HTML: {}", out.join("sweep.html").display());
+            println!("JSON: {}", out.join("sweep.json").display());
+            Ok(if outcome.failed().is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Replay {
             scenario,

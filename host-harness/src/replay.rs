@@ -43,8 +43,21 @@ pub struct Replay {
 
 /// Runs the scenario at `path`.
 pub fn replay(path: &Path, runtime: &Runtime, opts: &ReplayOptions) -> Result<Replay> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading scenario {}", path.display()))?;
+    replay_text(&text, path, runtime, opts)
+}
+
+/// Runs scenario `text` as if it were the file at `path`
+/// ([`scenario::load::load_text`]).
+pub fn replay_text(
+    text: &str,
+    path: &Path,
+    runtime: &Runtime,
+    opts: &ReplayOptions,
+) -> Result<Replay> {
     let started = Instant::now();
-    let loaded = scenario::load(path, runtime)?;
+    let loaded = scenario::load::load_text(text, path, runtime)?;
     let spec = loaded.spec.clone();
     let config = loaded.config.clone();
     let log = LogSink::new(

@@ -1,7 +1,7 @@
 //! The main job: build the filters, replay the bundled overload scenario
 //! in the host harness, and point to the reports.
 
-use crate::run::{cargo, run as sh, step};
+use crate::run::{run as sh, sluice, step};
 use crate::wasm;
 use anyhow::Result;
 
@@ -15,19 +15,7 @@ pub fn run() -> Result<()> {
     ));
     // The scenario's assertions decide the exit status: a failing SLO fails
     // the job, as in CI.
-    sh(cargo().args([
-        "run",
-        "--quiet",
-        "-p",
-        "sluice-harness",
-        "--bin",
-        "sluice",
-        "--",
-        "replay",
-        SCENARIO,
-        "--out",
-        "reports/throttle-overload",
-    ]))?;
+    sh(sluice().args(["replay", SCENARIO, "--out", "reports/throttle-overload"]))?;
     eprintln!("\nopen reports/throttle-overload/report.html for the plots");
     Ok(())
 }

@@ -8,6 +8,7 @@ mod fuzz;
 mod run;
 mod setup;
 mod soak;
+mod sweep;
 mod test;
 mod wasm;
 
@@ -50,6 +51,14 @@ enum Task {
         #[arg(long, default_value_t = 600)]
         seconds: u64,
     },
+    /// Builds the filters and runs a sweep file in the harness (default:
+    /// the priority-admission sweep, tests/sweeps/priority.yaml); writes
+    /// reports/sweep-<name>/ and fails if a cell fails.
+    Sweep {
+        /// The sweep file.
+        #[arg(default_value = sweep::PRIORITY)]
+        file: String,
+    },
     /// Benchmarks against Envoy's own filters in the same run: data-plane
     /// overhead (wrk, oha) and overload quality; writes target/bench/envoy.md.
     BenchEnvoy {
@@ -74,6 +83,7 @@ fn main() -> Result<()> {
         Task::Test => test::run(),
         Task::Fuzz { seconds } => fuzz::run(seconds),
         Task::Soak { seconds } => soak::run(seconds),
+        Task::Sweep { file } => sweep::run(&file),
         Task::BenchEnvoy {
             runs,
             seconds,

@@ -15,6 +15,21 @@ pub fn cargo() -> Command {
     c
 }
 
+/// `cargo run` of the harness CLI (`sluice`); add its arguments.
+pub fn sluice() -> Command {
+    let mut c = cargo();
+    c.args([
+        "run",
+        "--quiet",
+        "-p",
+        "sluice-harness",
+        "--bin",
+        "sluice",
+        "--",
+    ]);
+    c
+}
+
 pub fn step(title: &str) {
     eprintln!("\n==> {title}");
 }

@@ -74,7 +74,14 @@ fn resolve(base: &Path, p: &str) -> Result<PathBuf> {
 pub fn load(path: &Path, runtime: &Runtime) -> Result<Loaded> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading scenario {}", path.display()))?;
-    let spec = parse(&text, &path.display().to_string())?;
+    load_text(&text, path, runtime)
+}
+
+/// Loads and validates scenario `text` as if it were the file at `path`:
+/// errors name `path`, and relative paths in it resolve from its folder.
+/// `sluice sweep` runs scenarios it wrote from a template this way.
+pub fn load_text(text: &str, path: &Path, runtime: &Runtime) -> Result<Loaded> {
+    let spec = parse(text, &path.display().to_string())?;
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let place = |field: &str| format!("{}: {field}", path.display());
 
