@@ -7,7 +7,7 @@ use crate::replay::{replay_text, ReplayOptions};
 use crate::vm::Runtime;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -224,8 +224,7 @@ fn run_scenario(
     run: &'static str,
 ) -> Result<Vec<CheckOutcome>> {
     let text = scenario_text(template, vars, checks)?;
-    let origin: PathBuf = template_path.to_path_buf();
-    let replay = replay_text(&text, &origin, runtime, &ReplayOptions::default())
+    let replay = replay_text(&text, template_path, runtime, &ReplayOptions::default())
         .with_context(|| format!("{run} run"))?;
     let outcomes = &replay.report.assertions;
     if outcomes.len() != checks.len() {

@@ -131,8 +131,9 @@ impl LdsEnvoy {
                 sa.insert("port_value".into(), Value::from(port));
             }
         }
-        let before = self.lds_counts()?;
-        let draining_before = self.draining()?;
+        let stats = self.envoy.stats()?;
+        let before = lds_counts(&stats);
+        let draining_before = draining(&stats);
         let version = self.version.get() + 1;
         self.version.set(version);
         write_atomically(
@@ -180,19 +181,17 @@ impl LdsEnvoy {
         }
     }
 
-    /// Listeners and filter chains draining now.
-    fn draining(&self) -> Result<u64> {
-        Ok(draining(&self.envoy.stats()?))
-    }
-
     /// `listener_manager.lds.update_success` and `update_rejected`.
     pub fn lds_counts(&self) -> Result<(u64, u64)> {
-        let s = self.envoy.stats()?;
-        Ok((
-            s.value("listener_manager.lds.update_success"),
-            s.value("listener_manager.lds.update_rejected"),
-        ))
+        Ok(lds_counts(&self.envoy.stats()?))
     }
+}
+
+fn lds_counts(s: &Stats) -> (u64, u64) {
+    (
+        s.value("listener_manager.lds.update_success"),
+        s.value("listener_manager.lds.update_rejected"),
+    )
 }
 
 /// Listeners and filter chains draining, from the gauges of `s`. A test
