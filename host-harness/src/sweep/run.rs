@@ -240,12 +240,27 @@ fn run_scenario(
         .map(|(c, o)| CheckOutcome {
             run,
             id: c.id.clone(),
-            text: o.text.clone(),
+            text: if c.bounded {
+                o.text.clone()
+            } else {
+                without_bound(&o.text)
+            },
             measured: o.measured,
             threshold: c.bounded.then_some(o.threshold),
             passed: !c.bounded || o.passed,
         })
         .collect())
+}
+
+/// A measurement's assertion text without the placeholder bound it was
+/// given (`latency_p99 <= 1.8e308 after 5s` reads `latency_p99 after 5s`).
+fn without_bound(text: &str) -> String {
+    let Some(at) = text.find(" <= ") else {
+        return text.to_string();
+    };
+    let rest = &text[at + 4..];
+    let number_end = rest.find(' ').unwrap_or(rest.len());
+    format!("{}{}", &text[..at], &rest[number_end..])
 }
 
 /// The scenario text of one run: the filled template with the checks as
@@ -268,6 +283,17 @@ pub fn scenario_text(template: &str, vars: &Vars, checks: &[Check]) -> Result<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_measurement_reads_without_its_placeholder_bound() {
+        let big = format!("latency_p99 <= {} after 5s", f64::MAX);
+        assert_eq!(without_bound(&big), "latency_p99 after 5s");
+        assert_eq!(
+            without_bound(&format!("latency_p99 <= {}", f64::MAX)),
+            "latency_p99"
+        );
+        assert_eq!(without_bound("shed_fraction"), "shed_fraction");
+    }
 
     #[test]
     fn overrides_replace_in_place_so_later_values_follow() {
