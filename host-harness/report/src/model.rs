@@ -119,7 +119,7 @@ pub struct Interval {
     pub end_s: f64,
     /// Per priority class.
     pub classes: BTreeMap<String, ClassInterval>,
-    /// Latency of requests that were admitted and completed in the interval.
+    /// Latency of the admitted requests that arrived in the interval.
     pub latency_ms: Quantiles,
     /// Requests admitted and not yet completed, at the end of the interval.
     pub inflight: u64,
@@ -139,7 +139,10 @@ impl Interval {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClassInterval {
-    /// Requests that arrived.
+    /// Requests that arrived. The outcomes below are those of these
+    /// requests, whenever they completed (after the traffic ends, a replay
+    /// waits for the requests in flight, up to the route timeout), so a
+    /// window's success rate is that of the requests offered in it.
     pub offered: u64,
     /// Requests the filters let through to an upstream.
     pub admitted: u64,
@@ -151,7 +154,7 @@ pub struct ClassInterval {
     /// Admitted requests completed with a 5xx status (upstream errors,
     /// resets, timeouts).
     pub failed: u64,
-    /// Latency of this class's admitted requests completed in the interval.
+    /// Latency of this class's admitted requests that arrived in the interval.
     pub latency_ms: Quantiles,
 }
 

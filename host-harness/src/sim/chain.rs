@@ -617,8 +617,10 @@ impl World {
             Outcome::Shed(_) => None,
             _ => latency,
         };
+        // Counted in the interval the request arrived in: a window's
+        // success rate and latency are those of the requests offered in it.
         self.collector
-            .completed(self.now(), s.class, &outcome, latency);
+            .completed(s.arrived, s.class, &outcome, latency);
     }
 
     /// Requests admitted and not finished.

@@ -29,7 +29,9 @@ pub struct RunResult {
     pub shared: Arc<Mutex<SharedStore>>,
     pub metrics: Arc<Mutex<MetricStore>>,
     pub simulated_requests: u64,
-    /// Streams not finished when the scenario ended.
+    /// Streams still unfinished when the drain after the traffic ended
+    /// gave up (their route timeout past it): 0 unless a filter holds a
+    /// stream forever.
     pub inflight_at_end: u64,
     /// Every finished request, in arrival order (when recorded).
     pub exchanges: Vec<Exchange>,
@@ -380,22 +382,29 @@ impl World {
         let interval = self.config.interval;
         self.events.push(interval, Event::Sample);
         let end = self.config.duration;
+        // Traffic stops at `end`; the requests it sent are then answered
+        // (workers keep ticking), so that each has an outcome. Every
+        // forwarded request has its route timeout scheduled, which bounds
+        // the drain.
+        let drain_until = end + self.config.route.timeout;
         let mut last_progress = Duration::ZERO;
         while let Some(at) = self.events.peek_time() {
-            if at > end {
+            if at > end && (self.streams.is_empty() || at > drain_until) {
                 break;
             }
             let Some((at, event)) = self.events.pop() else {
                 break;
             };
             self.clock.set(at);
-            if at >= last_progress + Duration::from_secs(1) {
+            if at >= last_progress + Duration::from_secs(1) && at <= end {
                 last_progress = at;
                 progress(at);
             }
             self.handle(event);
         }
-        self.clock.set(end);
+        if self.now() < end {
+            self.clock.set(end);
+        }
         RunResult {
             collector: self.collector,
             log: Arc::clone(&self.shared.log),
