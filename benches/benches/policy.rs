@@ -4,8 +4,10 @@
 //! What one request costs the throttle, without the host: classify (priority
 //! header, or rules first), find the destination, compute the class's
 //! threshold, take a slot in the shared in-flight record (compare-and-swap
-//! on an in-memory store shaped like Envoy's shared data), record the
-//! latency in the adaptive window, release the slot. The router's decision
+//! on an in-memory store shaped like Envoy's shared data), count the
+//! request in the per-class demand (strict admission: the slots reserved
+//! above its class), record the latency in the adaptive window and the
+//! demand, release the slot. The router's decision
 //! is measured for a fixed rule, power of two choices and a session pin.
 //! Envoy adds the VM boundary and the host calls on top: the Envoy overhead
 //! benchmark (`cargo xtask bench-envoy`) measures those.
@@ -15,7 +17,9 @@ use sluice_benches::StaticRequest;
 use sluice_core::config::{LimitConfig, RouterConfig, ThrottleConfig};
 use sluice_core::random::SplitMix64;
 use sluice_core::route::ClusterView;
-use sluice_core::shared::{Acquire, MemoryKv, SharedInflight, SharedLimit, SharedSuccess};
+use sluice_core::shared::{
+    Acquire, MemoryKv, SharedDemand, SharedInflight, SharedLimit, SharedSuccess,
+};
 use sluice_core::throttle::Throttle;
 use sluice_core::time::Timestamp;
 use std::time::Duration;
@@ -99,9 +103,26 @@ fn request(c: &mut Criterion) {
             .success_rate
             .clone()
             .map(|p| SharedSuccess::new("success", p, classes));
+        let mut demand = config.admission.strict.then(|| {
+            SharedDemand::new(
+                "demand",
+                classes,
+                config.admission.window,
+                config.admission.headroom_tail,
+            )
+        });
         let throttle = Throttle::new(config);
         let kv = MemoryKv::new();
-        let mut inflight = SharedInflight::new("inflight", 7, Duration::from_secs(5));
+        if let Some(d) = &mut demand {
+            // A measured demand, as after the first window.
+            for class in 0..classes {
+                d.record_offered(class);
+            }
+            d.record_completion(Duration::from_millis(4));
+            d.flush(&kv, request_at(0), 0);
+            d.flush(&kv, request_at(1), 0);
+        }
+        let mut inflight = SharedInflight::with_classes("inflight", 7, Duration::from_secs(5), 3);
         inflight.create_record(&kv);
         // Another worker's lane, so admission sums more than one lane.
         SharedInflight::new("inflight", 8, Duration::from_secs(5)).try_acquire(
@@ -122,18 +143,27 @@ fn request(c: &mut Criterion) {
                     s.record_request(class.index());
                     black_box(s.reject_probability(class.index()));
                 }
+                let reserved = demand.as_mut().map_or(0.0, |d| {
+                    d.record_offered(class.index());
+                    d.reserved_above(class.index())
+                });
                 let limit = adaptive.as_ref().map_or(throttle.limit(), |a| a.limit());
-                let threshold = throttle.threshold_at(limit, class);
-                let (acquire, _) = inflight.try_acquire(&kv, now, threshold);
+                let gate = throttle.admission_gate(limit, class, None, reserved);
+                let (acquire, _) = inflight.acquire(&kv, now, gate);
                 if let Acquire::Admitted { inflight_before } = acquire {
+                    let latency = Duration::from_millis(3 + i % 5);
                     if let Some(a) = &mut adaptive {
                         a.observe_inflight(inflight_before + 1);
-                        a.record_latency(Duration::from_millis(3 + i % 5), now);
+                        let low_load = a.is_low_load(inflight_before);
+                        a.record_latency(latency, now, low_load);
+                    }
+                    if let Some(d) = &mut demand {
+                        d.record_completion(latency);
                     }
                     if let Some(s) = &mut success {
                         s.record_accept(class.index());
                     }
-                    inflight.release(&kv, now);
+                    inflight.release_class(&kv, now, class.index());
                 }
                 black_box(&mut random);
             })

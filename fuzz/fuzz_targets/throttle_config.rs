@@ -21,6 +21,11 @@ fuzz_target!(|bytes: &[u8]| {
             for limit in [0, 1, t.limit(), u32::MAX] {
                 for class in t.config().classes.ids() {
                     assert!(t.threshold_at(limit, class) <= limit.max(1));
+                    for reserved in [0.0, 0.5, 3.0, f64::from(limit) + 1.0, f64::INFINITY] {
+                        let gate = t.admission_gate(limit, class, None, reserved);
+                        assert!(gate.total <= limit.max(1));
+                        assert!(gate.class_and_below == u32::MAX || gate.class_and_below <= limit);
+                    }
                 }
             }
         }

@@ -12,7 +12,11 @@
 //!
 //! so as load rises, sheddable traffic is refused first and critical last.
 //! This is the priority-headroom idea of Google's "Handling Overload" (SRE
-//! book, ch. 21: criticality), applied to a concurrency limit.
+//! book, ch. 21: criticality), applied to a concurrency limit. Shares are
+//! how priority works under `admission.priority: shares`. Under strict
+//! admission (the default, `limit::reservation`) priority comes from the
+//! slots reserved for the classes above, and a class's *max share*
+//! (default 1.0) is only an operator's cap on it.
 
 use crate::request::RequestView;
 use crate::rules::{self, Rule};
@@ -40,20 +44,29 @@ impl ClassId {
 pub struct PriorityClasses {
     names: Vec<String>,
     shares: Vec<f64>,
+    max_shares: Vec<f64>,
     default: ClassId,
 }
 
 impl PriorityClasses {
     /// Builds classes from pairs the configuration layer has already
-    /// validated (unique names, shares in `[0, 1]`, non-increasing, at most
-    /// [`MAX_CLASSES`], `default` in range).
-    pub(crate) fn from_validated(classes: Vec<(String, f64)>, default: usize) -> Self {
+    /// validated (unique names, shares and max shares in `[0, 1]`,
+    /// non-increasing, at most [`MAX_CLASSES`], `default` in range).
+    pub(crate) fn from_validated(classes: Vec<(String, f64, f64)>, default: usize) -> Self {
         debug_assert!(!classes.is_empty() && classes.len() <= MAX_CLASSES);
         debug_assert!(default < classes.len());
-        let (names, shares) = classes.into_iter().unzip();
+        let mut names = Vec::with_capacity(classes.len());
+        let mut shares = Vec::with_capacity(classes.len());
+        let mut max_shares = Vec::with_capacity(classes.len());
+        for (name, share, max_share) in classes {
+            names.push(name);
+            shares.push(share);
+            max_shares.push(max_share);
+        }
         PriorityClasses {
             names,
             shares,
+            max_shares,
             default: ClassId(default as u8),
         }
     }
@@ -63,7 +76,7 @@ impl PriorityClasses {
         Self::from_validated(
             STANDARD_CLASSES
                 .iter()
-                .map(|(name, share)| (name.to_string(), *share))
+                .map(|(name, share)| (name.to_string(), *share, 1.0))
                 .collect(),
             1,
         )
@@ -87,6 +100,11 @@ impl PriorityClasses {
 
     pub fn share(&self, id: ClassId) -> f64 {
         self.shares[id.index()]
+    }
+
+    /// The cap on a class under strict admission (`max_share`, default 1).
+    pub fn max_share(&self, id: ClassId) -> f64 {
+        self.max_shares[id.index()]
     }
 
     /// All classes, most important first.

@@ -7,11 +7,13 @@
 use crate::config::{LimitConfig, Mode, ThrottleConfig};
 use crate::decision::ShedReason;
 use crate::limit::class_threshold;
+use crate::limit::reservation::room_below;
 use crate::limit::tuner::Tuned;
 use crate::priority::{ClassId, ClassSource};
 use crate::random::Random;
 use crate::request::RequestView;
 use crate::rules::Facts;
+use crate::shared::Gate;
 use crate::tenant;
 use crate::trust::Untrusted;
 
@@ -133,17 +135,59 @@ impl Throttle {
         class_threshold(limit, self.config.classes.share(class))
     }
 
-    /// The in-flight level below which a request of `class` is admitted
-    /// under `limit` with the SLO tuner's values applied.
-    pub fn tuned_threshold(&self, limit: u32, class: ClassId, tuned: &Tuned) -> u32 {
-        let share = self.config.classes.share(class);
-        class_threshold(tuned.cap(limit), tuned.share(share, class.index() == 0))
+    /// The gate a request of `class` must pass under `limit`, with the SLO
+    /// tuner's values applied when given: the total in flight below the
+    /// class's threshold (its `max_share` cap under strict admission, its
+    /// `share` under shares); and under strict admission, the in flight of
+    /// the class and those below it under `limit − reserved`, the
+    /// `reserved` slots being what the classes above may need
+    /// (`limit::reservation`). The classes after it count in full; the
+    /// caller narrows `below_room` to their own gate's
+    /// [`Gate::room`].
+    pub fn admission_gate(
+        &self,
+        limit: u32,
+        class: ClassId,
+        tuned: Option<&Tuned>,
+        reserved: f64,
+    ) -> Gate {
+        let classes = &self.config.classes;
+        let strict = self.config.admission.strict;
+        let share = if strict {
+            classes.max_share(class)
+        } else {
+            classes.share(class)
+        };
+        let (limit, share) = match tuned {
+            Some(t) => (t.cap(limit), t.share(share, class.index() == 0)),
+            None => (limit, share),
+        };
+        let cap = class_threshold(limit, share);
+        Gate {
+            class: class.index(),
+            total: if strict {
+                cap.min(room_below(limit, reserved))
+            } else {
+                cap
+            },
+            class_and_below: u32::MAX,
+            below_room: u32::MAX,
+        }
     }
 
-    /// Why a request of `class` found `inflight` at or above its tuned
-    /// threshold under `limit`.
-    pub fn shed_reason(&self, limit: u32, class: ClassId, inflight: u64) -> ShedReason {
-        if inflight < u64::from(self.threshold_at(limit, class)) {
+    /// Why a request of `class` that found `inflight` in flight (and
+    /// `class_and_below` of its class and those below it) was refused under
+    /// `limit` with `reserved` slots kept above it: the SLO guard if only the
+    /// tuner's values refused it.
+    pub fn shed_reason(
+        &self,
+        limit: u32,
+        class: ClassId,
+        (inflight, class_and_below): (u64, u64),
+        reserved: f64,
+    ) -> ShedReason {
+        let gate = self.admission_gate(limit, class, None, reserved);
+        if inflight < u64::from(gate.total) && class_and_below < u64::from(gate.class_and_below) {
             ShedReason::SloGuard
         } else {
             ShedReason::ConcurrencyLimit
@@ -282,8 +326,10 @@ mod tests {
     #[test]
     fn tuned_thresholds_cap_the_limit_and_scale_all_but_the_first_class() {
         let t = Throttle::new(
-            ThrottleConfig::from_json(br#"{"limit": {"static": {"max_inflight": 100}}}"#)
-                .expect("valid"),
+            ThrottleConfig::from_json(
+                br#"{"limit": {"static": {"max_inflight": 100}}, "admission": {"priority": "shares"}}"#,
+            )
+            .expect("valid"),
         );
         let tuned = Tuned {
             max_limit: 50.0,
@@ -293,12 +339,52 @@ mod tests {
         let ids: Vec<ClassId> = t.config().classes.ids().collect();
         let tuned: Vec<u32> = ids
             .iter()
-            .map(|c| t.tuned_threshold(100, *c, &tuned))
+            .map(|c| t.admission_gate(100, *c, Some(&tuned), 0.0).total)
             .collect();
         assert_eq!(tuned, vec![50, 20, 12]);
         // Sheddable (configured threshold 50) found 30 in flight: only the
         // tuner's threshold refused it; at 60 the configured one did too.
-        assert_eq!(t.shed_reason(100, ids[2], 30), ShedReason::SloGuard);
-        assert_eq!(t.shed_reason(100, ids[2], 60), ShedReason::ConcurrencyLimit);
+        assert_eq!(
+            t.shed_reason(100, ids[2], (30, 30), 0.0),
+            ShedReason::SloGuard
+        );
+        assert_eq!(
+            t.shed_reason(100, ids[2], (60, 60), 0.0),
+            ShedReason::ConcurrencyLimit
+        );
+    }
+
+    #[test]
+    fn strict_gates_cap_the_total_by_max_share_and_by_the_headroom_above() {
+        let t = Throttle::new(
+            ThrottleConfig::from_json(
+                br#"{"limit": {"static": {"max_inflight": 100}}, "classes": [
+                    {"name": "critical", "share": 1}, {"name": "default", "share": 0.8},
+                    {"name": "sheddable", "share": 0.5, "max_share": 0.6}]}"#,
+            )
+            .expect("valid"),
+        );
+        let ids: Vec<ClassId> = t.config().classes.ids().collect();
+        // Shares do not apply under strict admission; the operator's cap on
+        // sheddable does; the headroom for the classes above leaves a lower
+        // class the limit less it (an infinite one: nothing).
+        let at = |c: usize, reserved: f64| t.admission_gate(100, ids[c], None, reserved).total;
+        assert_eq!(at(0, 0.0), 100);
+        assert_eq!(at(1, 30.5), 69);
+        assert_eq!(at(2, 30.5), 60);
+        assert_eq!(at(2, 120.0), 0);
+        assert_eq!(at(1, f64::INFINITY), 0);
+        assert_eq!(
+            t.shed_reason(100, ids[1], (69, 69), 30.5),
+            ShedReason::ConcurrencyLimit
+        );
+        // The tuner's share scale shrinks the caps of all but the top class.
+        let tuned = Tuned {
+            max_limit: 100.0,
+            share_scale: 0.5,
+            aggression: None,
+        };
+        assert_eq!(t.admission_gate(100, ids[1], Some(&tuned), 0.0).total, 50);
+        assert_eq!(t.admission_gate(100, ids[0], Some(&tuned), 0.0).total, 100);
     }
 }

@@ -128,7 +128,7 @@ impl Worker {
             self.record_update(&stats, c.inflight.key());
             match acquire {
                 Acquire::Admitted { inflight_before } => inflight_before + 1,
-                Acquire::Full { inflight } => inflight,
+                Acquire::Full { inflight, .. } => inflight,
             }
         };
         if let Some(v) = self.views.borrow_mut().get_mut(decision.cluster) {

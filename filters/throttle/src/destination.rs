@@ -3,9 +3,9 @@
 //! cap the tenant buckets' in-flight lanes. The top-level destination is
 //! index 0; each configured route adds one.
 
-use sluice_core::config::LimitConfig;
+use sluice_core::config::{Admission, LimitConfig};
 use sluice_core::random::SplitMix64;
-use sluice_core::shared::{keys, SharedInflight, SharedKv, SharedLimit, UpdateStats};
+use sluice_core::shared::{keys, SharedDemand, SharedInflight, SharedKv, SharedLimit, UpdateStats};
 use sluice_core::tenant::TENANT_BUCKETS;
 use sluice_core::throttle::initial_limit;
 use sluice_core::time::Timestamp;
@@ -18,9 +18,24 @@ pub struct Adaptive {
     pub random: SplitMix64,
 }
 
+/// What a probe of the adaptive limit means for one class's admission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeRoom {
+    /// No probe (or no strict admission): the limit in force applies.
+    NoProbe,
+    /// The probe protects the class: it is admitted against this limit.
+    Protected(u32),
+    /// The probe holds the class under the probe's own limit (`min_limit`),
+    /// with no slots reserved inside it: the protected classes above are
+    /// admitted against their own room.
+    Held,
+}
+
 pub struct Destination {
     pub inflight: RefCell<SharedInflight>,
     pub adaptive: Option<RefCell<Adaptive>>,
+    /// Per-class demand, under strict priority admission.
+    pub demand: Option<RefCell<SharedDemand>>,
     static_limit: u32,
     name: String,
     worker_id: u64,
@@ -30,7 +45,14 @@ pub struct Destination {
 }
 
 impl Destination {
-    pub fn new(name: &str, limit: &LimitConfig, worker_id: u64, tick: Duration) -> Self {
+    pub fn new(
+        name: &str,
+        limit: &LimitConfig,
+        admission: &Admission,
+        classes: usize,
+        worker_id: u64,
+        tick: Duration,
+    ) -> Self {
         let adaptive = match limit {
             LimitConfig::Static { .. } => None,
             LimitConfig::Adaptive(a) => Some(RefCell::new(Adaptive {
@@ -43,11 +65,21 @@ impl Destination {
                 random: SplitMix64::new(worker_id ^ 0x5EED),
             })),
         };
+        let demand = admission.strict.then(|| {
+            RefCell::new(SharedDemand::new(
+                keys::demand(name),
+                classes,
+                admission.window,
+                admission.headroom_tail,
+            ))
+        });
         Destination {
-            inflight: RefCell::new(SharedInflight::new(
+            demand,
+            inflight: RefCell::new(SharedInflight::with_classes(
                 keys::inflight(name),
                 worker_id,
                 keys::lane_ttl(tick),
+                classes,
             )),
             adaptive,
             static_limit: initial_limit(limit),
@@ -90,6 +122,68 @@ impl Destination {
         for record in self.tenants.borrow_mut().iter_mut().flatten() {
             each(&record.heartbeat(kv, now).1);
         }
+    }
+
+    /// The slots class `class` leaves free for the classes above it when the
+    /// lower classes fill the in flight to `fill` (0 without strict
+    /// admission or before demand is measured; infinite when it is
+    /// refused outright).
+    pub fn reserved_above(&self, class: usize, fill: u32) -> f64 {
+        self.demand
+            .as_ref()
+            .map_or(0.0, |d| d.borrow().headroom_above(class, fill))
+    }
+
+    /// The limit of the top class when the lowest class admitted fills the
+    /// in flight to `fill`: under an adaptive limit, `fill` is the limit
+    /// and the headroom that class leaves for those above rides on it; a
+    /// static limit is the top class's, the headroom coming out of it.
+    pub fn top_limit(&self, fill: u32) -> u32 {
+        match (&self.adaptive, &self.demand) {
+            (Some(_), Some(d)) => fill.saturating_add(d.borrow().spare(fill).ceil() as u32),
+            _ => fill,
+        }
+    }
+
+    /// Where a probe of the adaptive limit leaves class `class` (of
+    /// `classes`, `limit::gradient::ProbeLevel`).
+    ///
+    /// A protected class is admitted against the limit its demand needs,
+    /// still strictly by priority: the lowest protected class `p` is
+    /// admitted while its own in flight is below `L − R_p`
+    /// (`limit::reservation`), and its in flight is about Poisson with mean
+    /// `D_p` (its demand), so `L = R_p + D_p + z√D_p`, which also covers the
+    /// total of the protected classes (`R_{p+1} ≤ R_p + D_p + z√D_p`, the
+    /// square root being subadditive). At least the probe's limit and its carry (the
+    /// in flight when it began or tightened: the protected classes are not
+    /// refused while earlier requests drain), at most the limit the probe
+    /// will resume at, and that limit when every class is protected or
+    /// until demand is measured over a whole window.
+    pub fn probe_room(&self, class: usize, classes: usize) -> ProbeRoom {
+        let (Some(a), Some(demand)) = (&self.adaptive, &self.demand) else {
+            return ProbeRoom::NoProbe;
+        };
+        let a = a.borrow();
+        let Some(probe) = a.limit.probe() else {
+            return ProbeRoom::NoProbe;
+        };
+        let protected = probe.level.protected_classes(classes);
+        if class >= protected {
+            return ProbeRoom::Held;
+        }
+        let demand = demand.borrow();
+        let need = match demand.demands() {
+            // Protecting every class holds nothing back: the start-up probe
+            // admits up to the limit it resumes at, as tracking would.
+            _ if protected >= classes => probe.resume,
+            Some(_) if demand.settled() => {
+                let lowest = protected - 1;
+                (demand.reserved_above(lowest) + demand.quantile_of(lowest)).ceil() as u32
+            }
+            _ => probe.resume,
+        };
+        let need = need.max(probe.carry).min(self.top_limit(probe.resume));
+        ProbeRoom::Protected(a.limit.limit().max(need))
     }
 
     /// The configured limit: the static one, or the adaptive limit as of

@@ -38,7 +38,7 @@ impl ThrottleStream {
             if let Some(worker) = &self.worker {
                 let now = host::now();
                 let latency = completed.then(|| (now.saturating_since(admitted_at), admitted_at));
-                worker.release(self.held.destination, self.held.tenant, latency, now);
+                worker.release(&self.held, latency, now);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! What one VM (one Envoy worker thread) keeps for a configured throttle,
 //! shared by the root context and its streams.
 
-use crate::destination::{Adaptive, Destination};
+use crate::destination::{Adaptive, Destination, ProbeRoom};
 use crate::metrics::{self, Layout};
 use sluice_core::config::ThrottleConfig;
 use sluice_core::decision::ShedReason;
@@ -11,7 +11,7 @@ use sluice_core::priority::{ClassId, ClassSource};
 use sluice_core::random::Random;
 use sluice_core::random::SplitMix64;
 use sluice_core::request::RequestView;
-use sluice_core::shared::{keys, Acquire, SharedSuccess, SharedTuner, UpdateStats};
+use sluice_core::shared::{keys, Acquire, Gate, SharedSuccess, SharedTuner, UpdateStats};
 use sluice_core::throttle::Throttle;
 use sluice_core::time::Timestamp;
 use sluice_glue::host::{self, EnvoySharedData, RequestHeaders};
@@ -42,8 +42,13 @@ pub struct Worker {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Held {
     pub destination: usize,
+    /// The class whose in-flight lane the request counts in.
+    pub class: usize,
     /// The tenant bucket whose slot is held, under a per-tenant cap.
     pub tenant: Option<usize>,
+    /// Admitted with fewer than the adaptive limit's `min_limit` in flight:
+    /// its latency is a sample of the service's own.
+    pub low_load: bool,
 }
 
 /// What happened to a request at its headers.
@@ -72,7 +77,16 @@ impl Worker {
         }
         let destinations: Vec<Destination> = config
             .destinations()
-            .map(|(name, limit)| Destination::new(name, limit, worker_id, config.tick))
+            .map(|(name, limit)| {
+                Destination::new(
+                    name,
+                    limit,
+                    &config.admission,
+                    config.classes.len(),
+                    worker_id,
+                    config.tick,
+                )
+            })
             .collect();
         let success = config.success_rate.as_ref().map(|p| {
             RefCell::new(SharedSuccess::new(
@@ -149,10 +163,12 @@ impl Worker {
         if source == ClassSource::UnknownValue {
             self.metrics.add(self.layout.unknown_priority(), 1);
         }
-        let (class, admission) = self.admit_to(class, d, now);
+        let (class, admission, low_load) = self.admit_to(class, d, now);
         let mut held = Held {
             destination: d,
+            class: class.index(),
             tenant: None,
+            low_load,
         };
         let tenant = match admission {
             Admission::Shed(_) => None,
@@ -216,7 +232,7 @@ impl Worker {
                 held.tenant = Some(bucket);
                 return admission;
             }
-            Acquire::Full { inflight } => inflight,
+            Acquire::Full { inflight, .. } => inflight,
         };
         let reason = ShedReason::TenantCap;
         if !self.throttle.enforce(&mut *self.random.borrow_mut()) {
@@ -228,7 +244,12 @@ impl Worker {
             self.metrics.add(self.layout.shadow_shed(class, reason), 1);
             return Admission::Shadow(reason);
         }
-        self.release(d, None, None, now);
+        let destination_only = Held {
+            destination: d,
+            class: class.index(),
+            ..Held::default()
+        };
+        self.release(&destination_only, None, now);
         self.metrics.add(self.layout.shed(class, reason), 1);
         log::debug(|| {
             format!(
@@ -239,8 +260,18 @@ impl Worker {
         Admission::Shed(reason)
     }
 
-    fn admit_to(&self, class: ClassId, d: usize, now: Timestamp) -> (ClassId, Admission) {
+    /// Admits or sheds a request of `class` at destination `d`; the flag
+    /// says whether an admitted request is a low-load one.
+    fn admit_to(&self, class: ClassId, d: usize, now: Timestamp) -> (ClassId, Admission, bool) {
         let dest = &self.destinations[d];
+        if let Some(demand) = &dest.demand {
+            let mut demand = demand.borrow_mut();
+            demand.record_offered(class.index());
+            let local = dest.inflight.borrow().local();
+            if let Some(stats) = demand.flush_while_unsettled(&EnvoySharedData, now, local) {
+                self.record_update(&stats);
+            }
+        }
         if let Some(s) = &self.success {
             let p = {
                 let mut s = s.borrow_mut();
@@ -250,7 +281,7 @@ impl Worker {
             if p > 0.0 && self.random.borrow_mut().next_unit() < p {
                 let reason = ShedReason::SuccessRate;
                 if !self.throttle.enforce(&mut *self.random.borrow_mut()) {
-                    return (class, self.forward_unenforced(class, d, reason, now));
+                    return (class, self.forward_unenforced(class, d, reason, now), false);
                 }
                 self.metrics.add(self.layout.shed(class, reason), 1);
                 log::debug(|| {
@@ -261,69 +292,137 @@ impl Worker {
                         (p * 1000.0) as u32
                     )
                 });
-                return (class, Admission::Shed(reason));
+                return (class, Admission::Shed(reason), false);
             }
         }
         let tuned = self.tuned(d);
-        let threshold_at = |limit: u32| match &tuned {
-            Some(t) => self.throttle.tuned_threshold(limit, class, t),
-            None => self.throttle.threshold_at(limit, class),
+        let classes = self.throttle.config().classes.len();
+        // A class a probe protects is admitted against the limit its demand
+        // needs, still strictly by priority; a class it holds gets the
+        // probe's limit with nothing reserved inside it
+        // (`Destination::probe_room`).
+        let class_gate = |c: ClassId, fill: u32| {
+            let room = dest.probe_room(c.index(), classes);
+            let limit = match room {
+                ProbeRoom::Protected(p) => p.max(dest.top_limit(fill)),
+                // A held class gets the probe's limit, nothing above it.
+                ProbeRoom::Held => fill,
+                _ => dest.top_limit(fill),
+            };
+            let reserved = match room {
+                ProbeRoom::Held => 0.0,
+                // The protected classes fill up to the probe's room.
+                ProbeRoom::Protected(p) => dest.reserved_above(c.index(), p),
+                _ => {
+                    // Under the SLO tuner's cap, the lowest class fills to
+                    // the capped limit less the headroom.
+                    let top = dest.top_limit(fill);
+                    let capped = tuned.as_ref().map_or(top, |t| t.cap(top));
+                    let fill = fill.min(capped.saturating_sub(top - fill));
+                    dest.reserved_above(c.index(), fill)
+                }
+            };
+            let gate = self
+                .throttle
+                .admission_gate(limit, c, tuned.as_ref(), reserved);
+            (gate, room, reserved)
+        };
+        let next = self.throttle.config().classes.ids().nth(class.index() + 1);
+        let (_, room, _) = class_gate(class, 0);
+        // Under an adaptive limit, the classes below count only up to the
+        // room their own gate gives them now (`Gate::below_room`): when the
+        // limit falls or the load above rises, what they were admitted
+        // earlier drains without refusing a higher class meanwhile. A
+        // static limit is the operator's hard cap and counts everything.
+        let gate_at = |limit: u32| {
+            let (mut gate, _, _) = class_gate(class, limit);
+            if let (Some(next), Some(_)) = (next, &dest.adaptive) {
+                gate.below_room = class_gate(next, limit).0.room();
+            }
+            gate
         };
         let mut limit = dest.limit();
-        let mut threshold = threshold_at(limit);
-        let (mut acquire, stats) =
-            dest.inflight
-                .borrow_mut()
-                .try_acquire(&EnvoySharedData, now, threshold);
+        let mut gate = gate_at(limit);
+        let (mut acquire, stats) = dest
+            .inflight
+            .borrow_mut()
+            .acquire(&EnvoySharedData, now, gate);
         self.record_update(&stats);
         // A refusal is decided on the limit in force now, not as of this
         // worker's last flush (`SharedLimit::refresh`).
         if let (Acquire::Full { .. }, Some(a)) = (acquire, &dest.adaptive) {
             let fresh = a.borrow_mut().limit.refresh(&EnvoySharedData);
-            if fresh > limit {
+            let fresh_gate = gate_at(fresh);
+            if fresh_gate.total > gate.total || fresh_gate.class_and_below > gate.class_and_below {
                 limit = fresh;
-                threshold = threshold_at(limit);
+                gate = fresh_gate;
                 let (again, stats) =
                     dest.inflight
                         .borrow_mut()
-                        .try_acquire(&EnvoySharedData, now, threshold);
+                        .acquire(&EnvoySharedData, now, gate);
                 self.record_update(&stats);
                 acquire = again;
             }
         }
         match acquire {
             Acquire::Admitted { inflight_before } => {
+                if let Some(demand) = &dest.demand {
+                    demand.borrow_mut().record_admitted();
+                }
+                let mut low_load = false;
                 if let Some(a) = &dest.adaptive {
-                    a.borrow_mut().limit.observe_inflight(inflight_before + 1);
+                    let mut a = a.borrow_mut();
+                    a.limit.observe_inflight(inflight_before + 1);
+                    low_load = a.limit.is_low_load(inflight_before);
                 }
                 self.metrics
                     .set(self.layout.inflight(d), inflight_before + 1);
-                (class, Admission::Admitted)
+                (class, Admission::Admitted, low_load)
             }
-            Acquire::Full { inflight } => {
+            Acquire::Full {
+                inflight,
+                counted,
+                class_and_below,
+                below,
+            } => {
+                let reserved = class_gate(class, limit).2;
+                if below > 0 {
+                    if let Some(demand) = &dest.demand {
+                        demand.borrow_mut().record_inversion();
+                    }
+                }
                 let reason = match tuned {
-                    Some(_) => self.throttle.shed_reason(limit, class, inflight),
+                    Some(_) => self.throttle.shed_reason(
+                        dest.top_limit(limit),
+                        class,
+                        (counted, class_and_below),
+                        reserved,
+                    ),
                     None => ShedReason::ConcurrencyLimit,
                 };
                 if !self.throttle.enforce(&mut *self.random.borrow_mut()) {
-                    return (class, self.forward_unenforced(class, d, reason, now));
+                    return (class, self.forward_unenforced(class, d, reason, now), false);
                 }
                 self.metrics.add(self.layout.shed(class, reason), 1);
                 self.metrics.set(self.layout.inflight(d), inflight);
                 if let Some(a) = &dest.adaptive {
-                    a.borrow_mut().limit.observe_shed();
+                    let protected = matches!(room, ProbeRoom::Protected(_));
+                    a.borrow_mut().limit.observe_shed(protected);
                 }
                 log::debug(|| {
+                    // Whole slots: the log needs no float formatting.
                     format!(
-                        "shed class={} reason={} inflight={} threshold={} limit={}",
+                        "shed class={} reason={} inflight={} counted={} threshold={} limit={} headroom={}",
                         self.throttle.config().classes.name(class),
                         reason,
                         inflight,
-                        threshold,
-                        limit
+                        counted,
+                        gate.total,
+                        dest.top_limit(limit),
+                        reserved.ceil() as u64
                     )
                 });
-                (class, Admission::Shed(reason))
+                (class, Admission::Shed(reason), false)
             }
         }
     }
@@ -338,11 +437,11 @@ impl Worker {
         reason: ShedReason,
         now: Timestamp,
     ) -> Admission {
-        let (acquire, stats) =
-            self.destinations[d]
-                .inflight
-                .borrow_mut()
-                .try_acquire(&EnvoySharedData, now, u32::MAX);
+        let (acquire, stats) = self.destinations[d].inflight.borrow_mut().acquire(
+            &EnvoySharedData,
+            now,
+            Gate::unbounded(class.index()),
+        );
         self.record_update(&stats);
         if let Acquire::Admitted { inflight_before } = acquire {
             self.metrics
@@ -405,29 +504,32 @@ impl Worker {
         }
     }
 
-    /// Frees one admitted request's slot; `latency` (from admission to the
-    /// end of the response) feeds the adaptive limit when the stream
-    /// completed.
-    pub fn release(
-        &self,
-        d: usize,
-        tenant: Option<usize>,
-        latency: Option<(Duration, Timestamp)>,
-        now: Timestamp,
-    ) {
+    /// Frees one admitted request's slots; `latency` (from admission to the
+    /// end of the response) feeds the adaptive limit and the demand
+    /// estimate when the stream completed.
+    pub fn release(&self, held: &Held, latency: Option<(Duration, Timestamp)>, now: Timestamp) {
+        let d = held.destination;
         let Some(dest) = self.destinations.get(d) else {
             return;
         };
-        if let Some(bucket) = tenant {
+        if let Some(bucket) = held.tenant {
             let (_, stats) = dest
                 .tenant(bucket, &EnvoySharedData)
                 .release(&EnvoySharedData, now);
             self.record_update(&stats);
         }
         if let (Some(a), Some((l, admitted_at))) = (&dest.adaptive, latency) {
-            a.borrow_mut().limit.record_latency(l, admitted_at);
+            a.borrow_mut()
+                .limit
+                .record_latency(l, admitted_at, held.low_load);
         }
-        let (total, stats) = dest.inflight.borrow_mut().release(&EnvoySharedData, now);
+        if let (Some(demand), Some((l, _))) = (&dest.demand, latency) {
+            demand.borrow_mut().record_completion(l);
+        }
+        let (total, stats) =
+            dest.inflight
+                .borrow_mut()
+                .release_class(&EnvoySharedData, now, held.class);
         self.record_update(&stats);
         self.metrics.set(self.layout.inflight(d), total);
     }
@@ -442,6 +544,11 @@ impl Worker {
             self.metrics.set(self.layout.inflight(d), total);
             if let Some(a) = &dest.adaptive {
                 self.flush_adaptive(d, &mut a.borrow_mut());
+            }
+            if let Some(demand) = &dest.demand {
+                let local = dest.inflight.borrow().local();
+                let stats = demand.borrow_mut().flush(&EnvoySharedData, now, local);
+                self.record_update(&stats);
             }
             if d > 0 {
                 self.metrics

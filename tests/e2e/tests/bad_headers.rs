@@ -35,9 +35,11 @@ const ROUTER: &str = r#"{
     "tick_ms": 50
 }"#;
 
-/// Limit 4: critical below 4 in flight, default below 3, sheddable below 2.
-const THROTTLE: &str =
-    r#"{"limit": {"static": {"max_inflight": 4}}, "destination": "app_a", "tick_ms": 50}"#;
+/// Limit 4 with fixed shares, whose thresholds do not depend on the traffic
+/// seen before: critical below 4 in flight, default below 3, sheddable
+/// below 2.
+const THROTTLE: &str = r#"{"limit": {"static": {"max_inflight": 4}}, "destination": "app_a", "tick_ms": 50,
+        "admission": {"priority": "shares"}}"#;
 
 struct Mesh {
     envoy: Envoy,

@@ -33,13 +33,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use throttle::{stat, PLUGIN};
 
-/// Limit 1: sheddable (share 0.5) and default (0.8) are below one slot, so
-/// every such request is shed; critical (1.0) passes while nothing else is
-/// in flight.
-const GOOD: &str = r#"{"limit": {"static": {"max_inflight": 1}}, "tick_ms": 100}"#;
+/// Limit 1 with fixed shares: sheddable (share 0.5) and default (0.8) are
+/// below one slot, so every such request is shed; critical (1.0) passes
+/// while nothing else is in flight. (Under strict admission, the default,
+/// a lone request of any class would be admitted: nothing above it needs
+/// the slot.)
+const GOOD: &str = r#"{"limit": {"static": {"max_inflight": 1}}, "tick_ms": 100,
+    "admission": {"priority": "shares"}}"#;
 
 /// `GOOD` with a share out of range.
 const BAD: &str = r#"{"limit": {"static": {"max_inflight": 1}}, "tick_ms": 100,
+    "admission": {"priority": "shares"},
     "classes": [{"name": "critical", "share": 1.0}, {"name": "default", "share": 0.8},
                 {"name": "sheddable", "share": 2.5}]}"#;
 
@@ -54,6 +58,7 @@ const REJECTED: &str =
 /// A new good configuration with visibly different behaviour: shed replies
 /// are 429 with `retry-after: 7`.
 const NEXT: &str = r#"{"limit": {"static": {"max_inflight": 1}}, "tick_ms": 100,
+    "admission": {"priority": "shares"},
     "shed_response": {"status": 429, "retry_after_seconds": 7}}"#;
 
 fn bootstrap(upstream: &Upstream, config: &str) -> Bootstrap {

@@ -19,8 +19,11 @@ use std::time::{Duration, Instant};
 const PLUGIN: &str = "sluice_throttle";
 
 const LIMIT: usize = 10;
-const CONFIG: &str =
-    r#"{"limit": {"static": {"max_inflight": 10}}, "destination": "local_app", "tick_ms": 100}"#;
+/// Fixed shares: what is admitted does not depend on the classes' earlier
+/// load, so each fault starts from the same thresholds (the slot
+/// accounting under test is the same under strict admission).
+const CONFIG: &str = r#"{"limit": {"static": {"max_inflight": 10}}, "destination": "local_app", "tick_ms": 100,
+        "admission": {"priority": "shares"}}"#;
 
 /// Requests per fault: enough connections that both workers see some.
 const N: usize = 6;

@@ -1,7 +1,7 @@
 //! Classification rules and the shed response's gRPC status in real Envoy.
 //!
-//! The `batch` class has share 0: its threshold is 0, so a request it
-//! classifies is always shed, which makes the classification visible in the
+//! The `batch` class has `max_share` 0 (the operator's cap under strict
+//! admission): its threshold is 0, so a request it classifies is always shed, which makes the classification visible in the
 //! response without any load.
 
 mod throttle;
@@ -13,7 +13,7 @@ use throttle::{start, stat};
 const CONFIG: &str = r#"{
     "limit": {"static": {"max_inflight": 100}},
     "classes": [{"name": "critical", "share": 1.0}, {"name": "default", "share": 0.8},
-                {"name": "batch", "share": 0.0}],
+                {"name": "batch", "share": 0.0, "max_share": 0.0}],
     "rules": [
         {"class": "critical", "path_prefix": "/reports/urgent", "methods": ["POST"]},
         {"class": "batch", "path_prefix": "/reports"},

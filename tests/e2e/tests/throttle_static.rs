@@ -10,10 +10,11 @@ use sluice_testkit::{Behaviour, Upstream};
 use std::time::Duration;
 use throttle::{start, stat, wait_until, PLUGIN};
 
-/// Limit 10: critical admitted below 10 in flight, default below 8,
-/// sheddable below 5 (shares 1.0 / 0.8 / 0.5).
-const CONFIG: &str =
-    r#"{"limit": {"static": {"max_inflight": 10}}, "destination": "local_app", "tick_ms": 100}"#;
+/// Limit 10 with fixed shares (`admission.priority: shares`): critical
+/// admitted below 10 in flight, default below 8, sheddable below 5 (shares
+/// 1.0 / 0.8 / 0.5). Strict admission, the default, has its own test below.
+const CONFIG: &str = r#"{"limit": {"static": {"max_inflight": 10}}, "destination": "local_app", "tick_ms": 100,
+        "admission": {"priority": "shares"}}"#;
 
 /// Eight slow `default` requests on eight connections, spread evenly over the
 /// two workers (exact connection balance), hold 8 slots. Each worker alone
@@ -307,4 +308,94 @@ fn slots_return_after_every_kind_of_stream_end() {
         .expect("stats")
         .value("wasmcustom.sluice.throttle.inflight");
     assert_eq!(inflight, 0);
+}
+
+/// Strict admission (the default) in real Envoy with two workers: while
+/// critical traffic flows, a flood of sheddable requests gets only the
+/// slots critical's measured load leaves, so critical is not refused, and
+/// sheddable still gets some (the throttle does not idle the service).
+#[test]
+fn under_strict_admission_a_sheddable_flood_leaves_critical_its_headroom() {
+    let upstream = Upstream::start("app", Behaviour::default()).expect("upstream");
+    // Critical keeps about 3 in flight against a limit of 20: the headroom
+    // for a tail of 1e-4 is 6 slots, so sheddable fills to 14.
+    let config = r#"{"limit": {"static": {"max_inflight": 20}}, "destination": "local_app",
+        "tick_ms": 100, "admission": {"headroom_tail": 0.0001}}"#;
+    let (envoy, url) = start(&upstream, config);
+    let delay = ("x-upstream-delay-ms", "200");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let flood = std::sync::atomic::AtomicBool::new(false);
+    let count = |headers: &[(&str, &str)], only_while_flooding: bool| {
+        let client = HttpClient::new();
+        let (mut ok, mut shed) = (0u32, 0u32);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let flooding = flood.load(std::sync::atomic::Ordering::Relaxed);
+            if only_while_flooding && !flooding {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            let status = client.get(&url, headers).expect("request").status;
+            if flooding {
+                match status {
+                    200 => ok += 1,
+                    503 => shed += 1,
+                    other => panic!("unexpected status {other}"),
+                }
+            }
+        }
+        (ok, shed)
+    };
+    let critical = [("x-sluice-priority", "critical"), delay];
+    let sheddable = [("x-sluice-priority", "sheddable"), delay];
+    let (critical_counts, sheddable_counts) = std::thread::scope(|s| {
+        // Three critical clients, about 15 req/s and 3 in flight.
+        let c: Vec<_> = (0..3)
+            .map(|_| s.spawn(|| count(&critical, false)))
+            .collect();
+        // Two seconds for critical's load to be measured, then the flood.
+        std::thread::sleep(Duration::from_secs(2));
+        flood.store(true, std::sync::atomic::Ordering::Relaxed);
+        let f: Vec<_> = (0..24)
+            .map(|_| s.spawn(|| count(&sheddable, true)))
+            .collect();
+        std::thread::sleep(Duration::from_secs(4));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sum = |hs: Vec<std::thread::ScopedJoinHandle<'_, (u32, u32)>>| {
+            hs.into_iter()
+                .map(|h| h.join().expect("client"))
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        };
+        (sum(c), sum(f))
+    });
+    let (critical_ok, critical_shed) = critical_counts;
+    let (sheddable_ok, sheddable_shed) = sheddable_counts;
+    assert!(
+        critical_ok >= 30,
+        "critical kept flowing: {critical_counts:?}"
+    );
+    assert_eq!(
+        critical_shed, 0,
+        "critical refused during the flood: {critical_counts:?}"
+    );
+    assert!(
+        sheddable_shed > 0,
+        "the flood was shed: {sheddable_counts:?}"
+    );
+    assert!(
+        sheddable_ok > 0,
+        "sheddable got the slots left over: {sheddable_counts:?}"
+    );
+    assert!(
+        upstream.stats().max_in_service <= 20,
+        "never more than the limit upstream"
+    );
+    assert_eq!(
+        envoy
+            .wait_for_stats(Duration::from_secs(3), |s| {
+                s.value("wasmcustom.sluice.throttle.inflight") == 0
+            })
+            .expect("stats")
+            .value("wasmcustom.sluice.throttle.inflight"),
+        0
+    );
 }

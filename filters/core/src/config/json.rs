@@ -1,7 +1,7 @@
 //! Reading the plugin configuration JSON with the failing field's path in
 //! every error.
 //!
-//! The document is parsed once into a `serde_json::Value`; each section then
+//! The document is parsed once into a [`Value`]; each section then
 //! reads its keys through an [`Object`], which knows its own path
 //! (`limit.adaptive`), checks types, fills defaults, and refuses keys nobody
 //! asked for. This replaces serde derives: the readers are plain functions,
@@ -9,7 +9,7 @@
 
 use super::error::{ConfigError, Path};
 use super::validate;
-use serde_json::{Map, Value};
+use super::value::{self, Map, Value};
 
 /// Parses `bytes` as one JSON document.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value, ConfigError> {
@@ -19,14 +19,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Value, ConfigError> {
             "the plugin configuration is empty; expected a JSON object",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        let problem = if e.is_syntax() && e.to_string().starts_with("trailing") {
-            format!("trailing data after the JSON object: {e}")
-        } else {
-            e.to_string()
-        };
-        ConfigError::new(".", problem)
-    })
+    value::parse(bytes).map_err(|problem| ConfigError::new(".", problem))
 }
 
 /// What a JSON value is, for "expected X, found Y" messages.
@@ -55,7 +48,7 @@ fn invalid_type(path: &Path, value: &Value, expected: &str) -> ConfigError {
 pub(crate) struct Object<'a> {
     path: Path,
     /// `None` for a section the document leaves out: every key is absent.
-    map: Option<&'a Map<String, Value>>,
+    map: Option<&'a Map>,
     known: Vec<&'static str>,
 }
 
@@ -308,7 +301,7 @@ impl<'a> Object<'a> {
         let (Some(key), None) = (keys.next(), keys.next()) else {
             return Err(not_one());
         };
-        let Some(index) = variants.iter().position(|v| v == key) else {
+        let Some(index) = variants.iter().position(|v| *v == key.as_str()) else {
             return Err(self.path.error(format!(
                 "unknown variant `{key}`, expected one of `{expected}`"
             )));

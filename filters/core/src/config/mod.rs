@@ -7,6 +7,7 @@
 //! unless the whole document is valid.
 
 mod adaptive;
+mod admission;
 mod classes;
 mod error;
 mod json;
@@ -17,8 +18,10 @@ mod slo;
 mod throttle;
 mod trust;
 mod validate;
+mod value;
 
 pub use adaptive::AdaptiveLimit;
+pub use admission::Admission;
 pub use error::ConfigError;
 pub use router::{ClusterConfig, OutlierParams, RouterConfig, MAX_CLUSTERS, MAX_ROUTE_RULES};
 pub use rules::MAX_RULES;

@@ -21,13 +21,13 @@ use super::json::{self, Object};
 use super::rules::{conditions, methods, value_match};
 use super::throttle::Mode;
 use super::validate;
+use super::value::Value;
 use crate::route::regex::Regex;
 use crate::route::{
     Action, Consistency, HostMatch, PathRegex, RouteMatch, RouteRule, Router, Spillover, Sticky,
     Weighted,
 };
 use crate::rules::ValueMatch;
-use serde_json::Value;
 use std::time::Duration;
 
 /// Most clusters a router may choose among (metrics are per cluster).

@@ -17,6 +17,7 @@
 //! Only `limit` is required. The README of `filters/throttle` documents each key.
 
 use super::adaptive::{self, AdaptiveLimit};
+use super::admission::{self, Admission};
 use super::error::{ConfigError, Path};
 use super::json::{self, Object};
 use super::shed::{self, ShedResponse};
@@ -53,6 +54,8 @@ pub enum Mode {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ThrottleConfig {
     pub classes: PriorityClasses,
+    /// How the limit is divided among the classes.
+    pub admission: Admission,
     pub classifier: Classifier,
     pub limit: LimitConfig,
     pub shed_response: ShedResponse,
@@ -178,6 +181,7 @@ impl ThrottleConfig {
         let (path, raw_limit) = root.required("limit")?;
         let limit = limit(Object::new(path, raw_limit)?, tick)?;
         let shed_response = shed::read(root.section("shed_response")?)?;
+        let admission = admission::read(root.section("admission")?, tick)?;
         let destination = root.string("destination", "default")?;
         let destination = validate::identifier(&root.path().field("destination"), &destination)?;
         let mode = [Mode::Enforce, Mode::Shadow][root.choice("mode", &["enforce", "shadow"], 0)?];
@@ -220,6 +224,7 @@ impl ThrottleConfig {
             enforce_percent,
             shadow_header,
             classes,
+            admission,
             classifier: Classifier::new(rules, header),
             limit,
             shed_response,

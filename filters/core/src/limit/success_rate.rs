@@ -53,7 +53,7 @@ impl SuccessRateParams {
             return 0.0;
         }
         let p = (requests - self.aggression * counts.accepts as f64) / (requests + 1.0);
-        p.clamp(0.0, self.max_reject)
+        super::within(p, 0.0, self.max_reject)
     }
 }
 

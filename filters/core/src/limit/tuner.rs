@@ -51,11 +51,11 @@ pub struct Knob {
 
 impl Knob {
     fn tighten(&self, value: f64) -> f64 {
-        (value - self.step).clamp(self.min, self.max)
+        super::within(value - self.step, self.min, self.max)
     }
 
     fn relax(&self, value: f64) -> f64 {
-        (value + self.step).clamp(self.min, self.max)
+        super::within(value + self.step, self.min, self.max)
     }
 }
 
@@ -162,7 +162,7 @@ impl TunerParams {
     pub fn clamp(&self, tuned: Tuned) -> Tuned {
         let loosest = self.loosest();
         let within = |knob: Option<Knob>, value: f64, default: f64| match knob {
-            Some(k) if value.is_finite() => value.clamp(k.min, k.max),
+            Some(k) if value.is_finite() => super::within(value, k.min, k.max),
             _ => default,
         };
         Tuned {
@@ -267,7 +267,7 @@ impl Tuned {
         if most_important {
             share
         } else {
-            (share * self.share_scale).clamp(0.0, 1.0)
+            super::within(share * self.share_scale, 0.0, 1.0)
         }
     }
 }

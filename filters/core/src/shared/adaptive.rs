@@ -19,14 +19,29 @@
 
 use super::inflight::{UpdateStats, MAX_CAS_ATTEMPTS};
 use super::kv::{cas_update, SharedKv, Step};
-use crate::limit::gradient::{GradientParams, GradientState, LimitReason, Phase, WindowSample};
+use crate::limit::gradient::{
+    GradientParams, GradientState, LimitReason, Phase, ProbeLevel, WindowSample,
+};
 use crate::limit::latency::{LatencyHistogram, BUCKETS};
 use crate::random::Random;
 use crate::time::Timestamp;
 use std::time::Duration;
 
-const VERSION: u8 = 1;
-const LEN: usize = 1 + 8 + 8 + 1 + 8 + 8 + 8 + 4 + 4 + 8 + BUCKETS * 4;
+const VERSION: u8 = 3;
+const LEN: usize =
+    1 + 8 + 8 + 1 + 8 + 8 + 1 + 8 + 1 + 8 + 8 + 8 + 8 + 4 + 4 + 4 + 4 + 8 + 2 * BUCKETS * 4;
+
+/// A probe in progress, as admission sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    /// Which classes keep their demand.
+    pub level: ProbeLevel,
+    /// The limit tracking resumes at.
+    pub resume: u32,
+    /// In flight the protected classes may keep while earlier requests
+    /// drain (`GradientState::probe_carry`).
+    pub carry: u32,
+}
 
 /// The shared record.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,9 +51,16 @@ pub struct AdaptiveRecord {
     pub peak_inflight: u32,
     /// Requests shed in the window.
     pub shed: u32,
+    /// Requests completed in the window, probe or not (for the rate).
+    pub completed: u32,
+    /// Requests of classes a probe protected shed in the window.
+    pub protected_shed: u32,
     /// Latency of the last closed window (0 if none yet).
     pub last_rtt: Duration,
     pub window: LatencyHistogram,
+    /// Latencies of the window's low-load requests (admitted with fewer
+    /// than `min_limit` in flight).
+    pub low_load: LatencyHistogram,
 }
 
 impl AdaptiveRecord {
@@ -54,17 +76,25 @@ impl AdaptiveRecord {
         });
         out.extend_from_slice(&self.state.resume_limit.to_le_bytes());
         out.extend_from_slice(&self.state.next_probe.as_nanos().to_le_bytes());
+        out.push(self.state.probe_level as u8);
+        out.extend_from_slice(&self.state.peak_rate.to_le_bytes());
+        out.push(u8::from(self.state.probe_shed));
+        out.extend_from_slice(&self.state.probe_carry.to_le_bytes());
+        out.extend_from_slice(&self.state.cut_from.to_le_bytes());
+        out.extend_from_slice(&nanos(self.state.cut_rtt).to_le_bytes());
         out.extend_from_slice(&self.window_start.as_nanos().to_le_bytes());
         out.extend_from_slice(&self.peak_inflight.to_le_bytes());
         out.extend_from_slice(&self.shed.to_le_bytes());
+        out.extend_from_slice(&self.completed.to_le_bytes());
+        out.extend_from_slice(&self.protected_shed.to_le_bytes());
         out.extend_from_slice(&nanos(self.last_rtt).to_le_bytes());
-        for c in self.window.counts() {
+        for c in self.window.counts().iter().chain(self.low_load.counts()) {
             out.extend_from_slice(&c.to_le_bytes());
         }
         out
     }
 
-    /// `None` for anything that is not a version-1 record of the right
+    /// `None` for anything that is not a version-3 record of the right
     /// size with finite limits.
     pub fn decode(bytes: &[u8]) -> Option<AdaptiveRecord> {
         if bytes.len() != LEN || bytes[0] != VERSION {
@@ -80,15 +110,34 @@ impl AdaptiveRecord {
         };
         let resume_limit = f64::from_le_bytes(r.take()?);
         let next_probe = Timestamp::from_nanos(u64::from_le_bytes(r.take()?));
+        let probe_level = ProbeLevel::from_u8(r.take::<1>()?[0])?;
+        let peak_rate = f64::from_le_bytes(r.take()?);
+        let probe_shed = match r.take::<1>()?[0] {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let probe_carry = f64::from_le_bytes(r.take()?);
+        let cut_from = f64::from_le_bytes(r.take()?);
+        let cut_rtt = Duration::from_nanos(u64::from_le_bytes(r.take()?));
         let window_start = Timestamp::from_nanos(u64::from_le_bytes(r.take()?));
         let peak_inflight = u32::from_le_bytes(r.take()?);
         let shed = u32::from_le_bytes(r.take()?);
+        let completed = u32::from_le_bytes(r.take()?);
+        let protected_shed = u32::from_le_bytes(r.take()?);
         let last_rtt = Duration::from_nanos(u64::from_le_bytes(r.take()?));
         let mut counts = [0u32; BUCKETS];
         for c in counts.iter_mut() {
             *c = u32::from_le_bytes(r.take()?);
         }
-        if !limit.is_finite() || !resume_limit.is_finite() {
+        let mut low_load = [0u32; BUCKETS];
+        for c in low_load.iter_mut() {
+            *c = u32::from_le_bytes(r.take()?);
+        }
+        if ![limit, resume_limit, peak_rate, probe_carry, cut_from]
+            .iter()
+            .all(|v| v.is_finite())
+        {
             return None;
         }
         Some(AdaptiveRecord {
@@ -98,12 +147,21 @@ impl AdaptiveRecord {
                 phase,
                 resume_limit,
                 next_probe,
+                probe_level,
+                peak_rate,
+                probe_shed,
+                probe_carry,
+                cut_from,
+                cut_rtt,
             },
             window_start,
             peak_inflight,
             shed,
+            completed,
+            protected_shed,
             last_rtt,
             window: LatencyHistogram::from_counts(counts),
+            low_load: LatencyHistogram::from_counts(low_load),
         })
     }
 }
@@ -143,12 +201,15 @@ pub struct SharedLimit {
     window: Duration,
     percentile: f64,
     local: LatencyHistogram,
+    local_low_load: LatencyHistogram,
     local_peak: u32,
     local_shed: u32,
+    local_completed: u32,
+    local_protected_shed: u32,
     record: Option<AdaptiveRecord>,
-    /// Since when this worker has admitted against the probe's limit: set
-    /// at the first flush that read a probing record.
-    probing_since: Option<Timestamp>,
+    /// The probe level this worker admits against, and since when: set at
+    /// the first flush that read a probing record at that level.
+    probing_since: Option<(ProbeLevel, Timestamp)>,
 }
 
 impl SharedLimit {
@@ -166,8 +227,11 @@ impl SharedLimit {
             window,
             percentile,
             local: LatencyHistogram::default(),
+            local_low_load: LatencyHistogram::default(),
             local_peak: 0,
             local_shed: 0,
+            local_completed: 0,
+            local_protected_shed: 0,
             record: None,
             probing_since: None,
         }
@@ -213,21 +277,55 @@ impl SharedLimit {
     }
 
     /// A completed request's latency, measured from its admission at
-    /// `admitted_at`. While the baseline is being probed, only requests this
+    /// `admitted_at`; `low_load` if fewer than `min_limit` requests were in
+    /// flight then. While the baseline is being probed, only requests this
     /// worker admitted against the probe's limit count: the others queued
     /// at the old limit and would inflate the baseline.
-    pub fn record_latency(&mut self, latency: Duration, admitted_at: Timestamp) {
-        if let Some(since) = self.probing_since {
+    pub fn record_latency(&mut self, latency: Duration, admitted_at: Timestamp, low_load: bool) {
+        self.local_completed = self.local_completed.saturating_add(1);
+        if let Some((_, since)) = self.probing_since {
             if admitted_at < since {
                 return;
             }
         }
         self.local.record(latency);
+        if low_load {
+            self.local_low_load.record(latency);
+        }
+    }
+
+    /// True if a request admitted with `inflight_before` others in flight
+    /// is a low-load one (its latency is the service's own).
+    pub fn is_low_load(&self, inflight_before: u64) -> bool {
+        inflight_before < u64::from(self.params.min_limit)
+    }
+
+    /// While a probe is on, which classes keep their demand and with what
+    /// room; `None` when tracking. Before the first flush, the start-up
+    /// probe's.
+    pub fn probe(&self) -> Option<Probe> {
+        match &self.record {
+            Some(r) if r.state.phase == Phase::Probing => Some(Probe {
+                level: r.state.probe_level,
+                resume: r.state.resume_limit.floor() as u32,
+                carry: r.state.probe_carry.max(0.0).floor() as u32,
+            }),
+            Some(_) => None,
+            None => Some(Probe {
+                level: ProbeLevel::AllClasses,
+                resume: self.params.initial_limit,
+                carry: 0,
+            }),
+        }
     }
 
     /// A request refused by the throttle.
-    pub fn observe_shed(&mut self) {
+    /// `protected`: a probe protected its class.
+    pub fn observe_shed(&mut self, protected: bool) {
         self.local_shed = self.local_shed.saturating_add(1);
+        if protected {
+            self.local_protected_shed = self.local_protected_shed.saturating_add(1);
+        }
     }
 
     /// In-flight across all workers, as seen at an admission.
@@ -244,7 +342,16 @@ impl SharedLimit {
         let mut stats = UpdateStats::default();
         let (params, window, percentile) = (&self.params, self.window, self.percentile);
         let (local, local_peak, local_shed) = (&self.local, self.local_peak, self.local_shed);
-        let knew_of_probe = self.probing_since.is_some();
+        let local_low_load = &self.local_low_load;
+        let local_completed = self.local_completed;
+        // Protected sheds count only towards the probe level they were
+        // refused under: counts gathered under another level are dropped.
+        let counted_under = self
+            .record
+            .as_ref()
+            .map(|r| (r.state.phase, r.state.probe_level));
+        let local_protected_shed = self.local_protected_shed;
+        let knew_level = self.probing_since.map(|(level, _)| level);
         let mut resets = 0;
         let outcome = cas_update(kv, &self.key, MAX_CAS_ATTEMPTS, |bytes| {
             let current = bytes.and_then(AdaptiveRecord::decode);
@@ -259,35 +366,60 @@ impl SharedLimit {
                     window_start: now,
                     peak_inflight: 0,
                     shed: 0,
+                    completed: 0,
+                    protected_shed: 0,
                     last_rtt: Duration::ZERO,
                     window: LatencyHistogram::default(),
+                    low_load: LatencyHistogram::default(),
                 };
                 return Step::Write(rec.encode(), (rec, None, false));
             };
-            // Samples gathered before this worker learnt of a probe came
-            // from the old limit: they are dropped, not merged into it.
-            if rec.state.phase != Phase::Probing || knew_of_probe {
+            // Samples gathered before this worker learnt of a probe (or of
+            // its current level) came from the old limit: they are
+            // dropped, not merged into it.
+            if rec.state.phase != Phase::Probing || knew_level == Some(rec.state.probe_level) {
                 rec.window.merge(local);
+                rec.low_load.merge(local_low_load);
                 rec.peak_inflight = rec.peak_inflight.max(local_peak);
                 rec.shed = rec.shed.saturating_add(local_shed);
+                if counted_under == Some((rec.state.phase, rec.state.probe_level)) {
+                    rec.protected_shed = rec.protected_shed.saturating_add(local_protected_shed);
+                }
             }
+            rec.completed = rec.completed.saturating_add(local_completed);
             let mut closed = None;
-            if now.saturating_since(rec.window_start) >= window {
+            let elapsed = now.saturating_since(rec.window_start);
+            if elapsed >= window {
                 let rtt = rec.window.quantile(percentile).unwrap_or(Duration::ZERO);
                 let sample = WindowSample {
                     samples: rec.window.count(),
                     rtt,
+                    rate: f64::from(rec.completed) / elapsed.as_secs_f64(),
+                    low_load: rec.low_load.count(),
+                    low_load_rtt: rec.low_load.quantile(percentile).unwrap_or(Duration::ZERO),
+                    low_load_mean: rec.low_load.mean().unwrap_or(Duration::ZERO),
                     peak_inflight: rec.peak_inflight,
                     shed: u64::from(rec.shed),
+                    protected_shed: u64::from(rec.protected_shed),
+                    mean: rec.window.mean().unwrap_or(Duration::ZERO),
                 };
                 let (state, reason) = params.update(&rec.state, &sample, now, random);
+                // A window with too few requests to tell anything goes on
+                // gathering (`limit::gradient::MIN_SAMPLES`).
+                let extended =
+                    reason == LimitReason::TooFewSamples && rec.state.phase == state.phase;
                 rec.state = state;
                 if sample.samples > 0 {
                     rec.last_rtt = rtt;
                 }
-                rec.window = LatencyHistogram::default();
-                rec.peak_inflight = 0;
-                rec.shed = 0;
+                if !extended {
+                    rec.window = LatencyHistogram::default();
+                    rec.low_load = LatencyHistogram::default();
+                    rec.peak_inflight = 0;
+                    rec.shed = 0;
+                    rec.protected_shed = 0;
+                }
+                rec.completed = 0;
                 rec.window_start = now;
                 closed = Some(reason);
             }
@@ -299,16 +431,24 @@ impl SharedLimit {
                 stats.cas_retries = o.attempts.saturating_sub(1);
                 let (rec, closed, merged) = o.result;
                 if o.committed {
-                    let entering_probe =
-                        rec.state.phase == Phase::Probing && self.probing_since.is_none();
+                    let probe_level =
+                        (rec.state.phase == Phase::Probing).then_some(rec.state.probe_level);
+                    let entering_probe = probe_level.is_some() && probe_level != knew_level;
                     if merged || entering_probe {
                         self.local = LatencyHistogram::default();
+                        self.local_low_load = LatencyHistogram::default();
                         self.local_peak = 0;
                         self.local_shed = 0;
+                        self.local_protected_shed = 0;
                     }
-                    self.probing_since = match rec.state.phase {
-                        Phase::Probing => self.probing_since.or(Some(now)),
-                        Phase::Tracking => None,
+                    if merged {
+                        self.local_completed = 0;
+                        self.local_protected_shed = 0;
+                    }
+                    self.probing_since = match probe_level {
+                        Some(level) if entering_probe => Some((level, now)),
+                        Some(_) => self.probing_since,
+                        None => None,
                     };
                     self.record = Some(rec);
                 } else {

@@ -20,6 +20,11 @@ pub fn success(destination: &str) -> String {
     format!("sluice.v1.success.{destination}")
 }
 
+/// A throttle destination's per-class demand (strict priority admission).
+pub fn demand(destination: &str) -> String {
+    format!("sluice.v1.demand.{destination}")
+}
+
 /// A throttle destination's SLO tuner record.
 pub fn tuner(destination: &str) -> String {
     format!("sluice.v1.tuner.{destination}")

@@ -1,27 +1,34 @@
 //! A record of per-worker lanes, and its binary encoding.
 //!
-//! Encoding, little-endian:
+//! A lane is one worker's count for one priority class (class 0 where the
+//! count has no classes). Encoding, little-endian:
 //!
 //! ```text
-//! byte 0      format version (1)
+//! byte 0      format version (2)
 //! byte 1      record kind (1 = lanes)
 //! bytes 2..4  lane count n (u16), at most MAX_LANES
-//! then n x 20 bytes: worker id (u64), value (u32), heartbeat in ms since the epoch (u64)
+//! then n x 21 bytes: worker id (u64), class (u8), value (u32),
+//!                    heartbeat in ms since the epoch (u64)
 //! ```
-//! A value that fails to decode (another version, truncated, corrupt) is
-//! reported as a [`DecodeError`]; callers count it and start a fresh record.
+//! Version 1 (20-byte lanes without the class byte, written by earlier
+//! modules while a new one loads) decodes as class 0. A value that fails to
+//! decode (another version, truncated, corrupt) is reported as a
+//! [`DecodeError`]; callers count it and start a fresh record.
 
 use crate::time::Timestamp;
 use std::time::Duration;
 
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
+const FORMAT_VERSION_CLASSLESS: u8 = 1;
 const KIND_LANES: u8 = 1;
 const HEADER_LEN: usize = 4;
-const LANE_LEN: usize = 20;
+const LANE_LEN: usize = 21;
+const CLASSLESS_LANE_LEN: usize = 20;
 
 /// Most lanes a record holds. Each Envoy worker's VM (per root context) owns
-/// one lane; past the cap, the lane with the oldest heartbeat is evicted.
-pub const MAX_LANES: usize = 256;
+/// one lane per class it has in flight; past the cap, the lane with the
+/// oldest heartbeat is evicted.
+pub const MAX_LANES: usize = 1024;
 
 /// Why bytes in shared data are not a lane record Sluice can read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,10 +53,11 @@ impl std::fmt::Display for DecodeError {
     }
 }
 
-/// One worker's share of a record.
+/// One worker's share of a record, for one class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Lane {
     pub worker: u64,
+    pub class: u8,
     pub value: u32,
     pub heartbeat_ms: u64,
 }
@@ -76,25 +84,36 @@ impl LaneRecord {
                 }
             });
         };
-        if *version != FORMAT_VERSION {
-            return Err(DecodeError::UnknownVersion(*version));
-        }
+        let lane_len = match *version {
+            FORMAT_VERSION => LANE_LEN,
+            FORMAT_VERSION_CLASSLESS => CLASSLESS_LANE_LEN,
+            other => return Err(DecodeError::UnknownVersion(other)),
+        };
         if *kind != KIND_LANES {
             return Err(DecodeError::WrongKind(*kind));
         }
         let n = usize::from(u16::from_le_bytes([*n0, *n1]));
-        if n > MAX_LANES || rest.len() != n * LANE_LEN {
+        if n > MAX_LANES || rest.len() != n * lane_len {
             return Err(DecodeError::BadLength {
                 declared_lanes: n,
                 bytes: bytes.len(),
             });
         }
         let lanes = rest
-            .chunks_exact(LANE_LEN)
-            .map(|c| Lane {
-                worker: u64::from_le_bytes(le8(&c[0..8])),
-                value: u32::from_le_bytes([c[8], c[9], c[10], c[11]]),
-                heartbeat_ms: u64::from_le_bytes(le8(&c[12..20])),
+            .chunks_exact(lane_len)
+            .map(|c| {
+                // The class byte, when present, follows the worker id.
+                let (class, v) = if lane_len == LANE_LEN {
+                    (c[8], 9)
+                } else {
+                    (0, 8)
+                };
+                Lane {
+                    worker: u64::from_le_bytes(le8(&c[0..8])),
+                    class,
+                    value: u32::from_le_bytes([c[v], c[v + 1], c[v + 2], c[v + 3]]),
+                    heartbeat_ms: u64::from_le_bytes(le8(&c[v + 4..v + 12])),
+                }
             })
             .collect();
         Ok(LaneRecord { lanes })
@@ -107,18 +126,38 @@ impl LaneRecord {
         out.extend_from_slice(&(self.lanes.len() as u16).to_le_bytes());
         for lane in &self.lanes {
             out.extend_from_slice(&lane.worker.to_le_bytes());
+            out.push(lane.class);
             out.extend_from_slice(&lane.value.to_le_bytes());
             out.extend_from_slice(&lane.heartbeat_ms.to_le_bytes());
         }
         out
     }
 
-    /// The value of `worker`'s lane, if present.
-    pub fn value_of(&self, worker: u64) -> Option<u32> {
+    /// The value of `worker`'s lane for `class`, if present.
+    pub fn value_of(&self, worker: u64, class: u8) -> Option<u32> {
         self.lanes
             .iter()
-            .find(|l| l.worker == worker)
+            .find(|l| l.worker == worker && l.class == class)
             .map(|l| l.value)
+    }
+
+    /// Adds the live lanes' values, leaving out `except`'s, to `by_class`
+    /// (a class past its end counts in its last entry).
+    pub fn add_live_by_class_except(
+        &self,
+        except: u64,
+        now: Timestamp,
+        ttl: Duration,
+        by_class: &mut [u64],
+    ) {
+        let Some(last) = by_class.len().checked_sub(1) else {
+            return;
+        };
+        for l in self.lanes.iter() {
+            if l.worker != except && is_live(l, now, ttl) {
+                by_class[usize::from(l.class).min(last)] += u64::from(l.value);
+            }
+        }
     }
 
     /// Sum of the live lanes' values, leaving out `except`'s lane: a lane is
@@ -131,11 +170,13 @@ impl LaneRecord {
             .sum()
     }
 
-    /// Sets `worker`'s lane to `value` with a fresh heartbeat, and drops
-    /// expired lanes and lanes at zero (a missing lane counts as zero).
-    pub fn upsert(&mut self, worker: u64, value: u32, now: Timestamp, ttl: Duration) {
-        self.lanes
-            .retain(|l| l.worker != worker && l.value != 0 && is_live(l, now, ttl));
+    /// Sets `worker`'s lane for `class` to `value` with a fresh heartbeat,
+    /// and drops expired lanes and lanes at zero (a missing lane counts as
+    /// zero).
+    pub fn upsert(&mut self, worker: u64, class: u8, value: u32, now: Timestamp, ttl: Duration) {
+        self.lanes.retain(|l| {
+            !(l.worker == worker && l.class == class) && l.value != 0 && is_live(l, now, ttl)
+        });
         if value == 0 {
             return;
         }
@@ -152,6 +193,7 @@ impl LaneRecord {
         }
         self.lanes.push(Lane {
             worker,
+            class,
             value,
             heartbeat_ms: now.as_millis(),
         });
@@ -180,12 +222,12 @@ mod tests {
     fn round_trip_and_totals() {
         let now = Timestamp::from_millis(10_000);
         let mut r = LaneRecord::default();
-        r.upsert(1, 3, now, TTL);
-        r.upsert(2, 4, now, TTL);
-        r.upsert(1, 5, now, TTL);
+        r.upsert(1, 0, 3, now, TTL);
+        r.upsert(2, 0, 4, now, TTL);
+        r.upsert(1, 0, 5, now, TTL);
         let back = LaneRecord::decode(&r.encode()).expect("decodes");
         assert_eq!(back, r);
-        assert_eq!(back.value_of(1), Some(5));
+        assert_eq!(back.value_of(1, 0), Some(5));
         assert_eq!(back.live_total_except(0, now, TTL), 9);
         assert_eq!(back.live_total_except(2, now, TTL), 5);
     }
@@ -193,10 +235,10 @@ mod tests {
     #[test]
     fn expired_lanes_stop_counting_and_are_dropped() {
         let mut r = LaneRecord::default();
-        r.upsert(1, 3, Timestamp::from_millis(1_000), TTL);
+        r.upsert(1, 0, 3, Timestamp::from_millis(1_000), TTL);
         let later = Timestamp::from_millis(1_000 + 5_001);
         assert_eq!(r.live_total_except(0, later, TTL), 0);
-        r.upsert(2, 1, later, TTL);
+        r.upsert(2, 0, 1, later, TTL);
         assert_eq!(r.lanes().len(), 1);
     }
 
@@ -204,8 +246,8 @@ mod tests {
     fn zero_lanes_are_not_stored() {
         let now = Timestamp::from_millis(1);
         let mut r = LaneRecord::default();
-        r.upsert(1, 1, now, TTL);
-        r.upsert(1, 0, now, TTL);
+        r.upsert(1, 0, 1, now, TTL);
+        r.upsert(1, 0, 0, now, TTL);
         assert!(r.lanes().is_empty());
     }
 
@@ -217,11 +259,11 @@ mod tests {
             Err(DecodeError::UnknownVersion(9))
         );
         assert_eq!(
-            LaneRecord::decode(&[1, 7, 0, 0]),
+            LaneRecord::decode(&[2, 7, 0, 0]),
             Err(DecodeError::WrongKind(7))
         );
         assert!(matches!(
-            LaneRecord::decode(&[1, 1, 2, 0, 1, 2, 3]),
+            LaneRecord::decode(&[2, 1, 2, 0, 1, 2, 3]),
             Err(DecodeError::BadLength { .. })
         ));
     }
@@ -230,12 +272,35 @@ mod tests {
     fn lane_cap_evicts_the_oldest() {
         let mut r = LaneRecord::default();
         for w in 0..MAX_LANES as u64 {
-            r.upsert(w + 1, 1, Timestamp::from_millis(1_000 + w), TTL);
+            r.upsert(w + 1, 0, 1, Timestamp::from_millis(1_000 + w), TTL);
         }
-        r.upsert(9_999, 1, Timestamp::from_millis(2_000), TTL);
+        r.upsert(9_999, 0, 1, Timestamp::from_millis(2_000), TTL);
         assert_eq!(r.lanes().len(), MAX_LANES);
-        assert_eq!(r.value_of(1), None, "oldest lane evicted");
-        assert_eq!(r.value_of(9_999), Some(1));
+        assert_eq!(r.value_of(1, 0), None, "oldest lane evicted");
+        assert_eq!(r.value_of(9_999, 0), Some(1));
+    }
+
+    #[test]
+    fn classes_count_apart_and_a_version_1_record_reads_as_class_0() {
+        let now = Timestamp::from_millis(10_000);
+        let mut r = LaneRecord::default();
+        r.upsert(1, 0, 2, now, TTL);
+        r.upsert(1, 2, 5, now, TTL);
+        r.upsert(2, 1, 3, now, TTL);
+        let back = LaneRecord::decode(&r.encode()).expect("decodes");
+        assert_eq!(back, r);
+        assert_eq!(back.value_of(1, 2), Some(5));
+        assert_eq!(back.live_total_except(0, now, TTL), 10);
+        let mut by_class = [0u64; 2];
+        back.add_live_by_class_except(2, now, TTL, &mut by_class);
+        assert_eq!(by_class, [2, 5], "class 2 counts in the last entry");
+
+        let mut v1 = vec![1, 1, 1, 0];
+        v1.extend_from_slice(&7u64.to_le_bytes());
+        v1.extend_from_slice(&4u32.to_le_bytes());
+        v1.extend_from_slice(&now.as_millis().to_le_bytes());
+        let old = LaneRecord::decode(&v1).expect("version 1 decodes");
+        assert_eq!(old.value_of(7, 0), Some(4));
     }
 
     proptest! {

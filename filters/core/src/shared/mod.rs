@@ -15,6 +15,7 @@
 //! dead VM cannot leak in-flight slots forever.
 
 mod adaptive;
+mod demand;
 mod destination;
 mod inflight;
 pub mod keys;
@@ -24,9 +25,10 @@ mod memory;
 mod success;
 mod tuner;
 
-pub use adaptive::{AdaptiveRecord, Flush, SharedLimit};
+pub use adaptive::{AdaptiveRecord, Flush, Probe, SharedLimit};
+pub use demand::{Completions, DemandRecord, SharedDemand};
 pub use destination::{DestinationRecord, DestinationSync, SharedDestination};
-pub use inflight::{Acquire, SharedInflight, UpdateStats};
+pub use inflight::{Acquire, Gate, SharedInflight, UpdateStats};
 pub use kv::{cas_update, CasOutcome, KvError, SharedKv, Step};
 pub use lanes::{DecodeError, Lane, LaneRecord, MAX_LANES};
 pub use memory::MemoryKv;

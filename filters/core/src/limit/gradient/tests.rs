@@ -27,6 +27,12 @@ fn tracking(limit: f64, min_rtt: Duration) -> GradientState {
         phase: Phase::Tracking,
         resume_limit: limit,
         next_probe: Timestamp::from_millis(u64::MAX / 2_000_000),
+        probe_level: ProbeLevel::TopClass,
+        peak_rate: 0.0,
+        probe_shed: false,
+        probe_carry: 0.0,
+        cut_from: 0.0,
+        cut_rtt: Duration::ZERO,
     }
 }
 
@@ -36,6 +42,7 @@ fn sample(rtt: Duration, peak: u32) -> WindowSample {
         rtt,
         peak_inflight: peak,
         shed: 0,
+        ..WindowSample::default()
     }
 }
 
@@ -59,7 +66,7 @@ fn starts_by_probing_the_baseline_at_the_minimum_then_resumes_at_the_initial_lim
 }
 
 #[test]
-fn a_probe_without_enough_samples_keeps_probing() {
+fn a_probe_without_enough_samples_keeps_probing_at_its_level() {
     let p = params();
     let s = p.start(Timestamp::ZERO);
     let few = WindowSample {
@@ -67,6 +74,7 @@ fn a_probe_without_enough_samples_keeps_probing() {
         rtt: ms(20),
         peak_inflight: 3,
         shed: 0,
+        ..WindowSample::default()
     };
     let (s2, why) = p.update(
         &s,
@@ -74,8 +82,59 @@ fn a_probe_without_enough_samples_keeps_probing() {
         Timestamp::from_millis(1000),
         &mut SplitMix64::new(1),
     );
-    assert_eq!(why, LimitReason::ProbingMinRtt);
+    // Extended (the caller keeps the samples), not tightened.
+    assert_eq!(why, LimitReason::TooFewSamples);
     assert_eq!(s2.phase, Phase::Probing);
+    assert_eq!(s2.probe_level, ProbeLevel::AllClasses);
+    assert_eq!(s2.probe_carry, 0.0);
+}
+
+#[test]
+fn a_probe_that_refused_protected_traffic_tightens_drains_then_measures() {
+    let p = params();
+    let mut r = SplitMix64::new(1);
+    let s = p.start(Timestamp::ZERO);
+    let refused = WindowSample {
+        protected_shed: 5,
+        ..sample(ms(200), 40)
+    };
+    let (tight, why) = p.update(&s, &refused, Timestamp::from_millis(1000), &mut r);
+    assert_eq!(why, LimitReason::ProbingMinRtt);
+    // The next window protects the top class only, and lets it keep what
+    // was in flight while the others drain.
+    assert_eq!(tight.probe_level, ProbeLevel::TopClass);
+    assert_eq!(tight.probe_carry, 40.0);
+    // That window's latencies queued behind the drain: not a baseline,
+    // even with enough of them and nothing protected refused.
+    let (drained, why) = p.update(
+        &tight,
+        &sample(ms(150), 40),
+        Timestamp::from_millis(2000),
+        &mut r,
+    );
+    assert_eq!(why, LimitReason::ProbingMinRtt);
+    assert_eq!(
+        (drained.phase, drained.probe_level, drained.probe_carry),
+        (Phase::Probing, ProbeLevel::TopClass, 0.0)
+    );
+    let (measured, why) = p.update(
+        &drained,
+        &sample(ms(21), 6),
+        Timestamp::from_millis(3000),
+        &mut r,
+    );
+    assert_eq!(why, LimitReason::MinRttMeasured);
+    assert_eq!(measured.min_rtt, Some(ms(21)));
+    // Low-load requests measure even in the drain window: they met no
+    // queue.
+    let low_load = WindowSample {
+        low_load: 120,
+        low_load_rtt: ms(22),
+        ..sample(ms(150), 40)
+    };
+    let (early, why) = p.update(&tight, &low_load, Timestamp::from_millis(2000), &mut r);
+    assert_eq!(why, LimitReason::MinRttMeasured);
+    assert_eq!(early.min_rtt, Some(ms(22)));
 }
 
 #[test]
@@ -131,15 +190,18 @@ fn tracking_re_probes_when_due_and_returns_to_where_it_was() {
     );
     assert_eq!(why, LimitReason::ProbingMinRtt);
     assert_eq!(probing.current(), 4);
-    let (back, why) = p.update(
-        &probing,
-        &sample(ms(25), 4),
-        Timestamp::from_millis(6000),
-        &mut r,
-    );
+    assert_eq!(probing.probe_level, ProbeLevel::TopClass);
+    assert_eq!(probing.probe_carry, 120.0);
+    let low_load = WindowSample {
+        low_load: 120,
+        low_load_rtt: ms(25),
+        ..sample(ms(90), 120)
+    };
+    let (back, why) = p.update(&probing, &low_load, Timestamp::from_millis(6000), &mut r);
     assert_eq!(why, LimitReason::MinRttMeasured);
     assert_eq!(back.min_rtt, Some(ms(25)));
     assert_eq!(back.current(), 120);
+    assert_eq!(back.probe_carry, 0.0);
 }
 
 /// A service with `capacity` servers and service time `base`: latency is the
@@ -203,7 +265,7 @@ proptest! {
         let mut r = SplitMix64::new(seed);
         let mut s = p.start(Timestamp::ZERO);
         for (i, (rtt_ms, samples, peak)) in rtts.into_iter().enumerate() {
-            let w = WindowSample { samples, rtt: Duration::from_millis(rtt_ms), peak_inflight: peak, shed: 0 };
+            let w = WindowSample { samples, rtt: Duration::from_millis(rtt_ms), peak_inflight: peak, shed: 0, ..WindowSample::default() };
             s = p.update(&s, &w, Timestamp::from_millis(i as u64 * 700), &mut r).0;
             prop_assert!(s.limit >= f64::from(p.min_limit) && s.limit <= f64::from(p.max_limit),
                 "limit {} outside [{}, {}]", s.limit, p.min_limit, p.max_limit);
@@ -251,7 +313,7 @@ proptest! {
             } else {
                 Timestamp::from_millis(now.as_millis().saturating_sub(step_ms.unsigned_abs()))
             };
-            let w = WindowSample { samples, rtt: Duration::from_nanos(rtt_ns), peak_inflight, shed };
+            let w = WindowSample { samples, rtt: Duration::from_nanos(rtt_ns), peak_inflight, shed, ..WindowSample::default() };
             s = p.update(&s, &w, now, &mut r).0;
             prop_assert!(s.limit.is_finite());
             prop_assert!(s.limit >= f64::from(min_limit) && s.limit <= f64::from(max_limit),
@@ -302,4 +364,103 @@ fn at_the_floor_the_baseline_follows_a_slower_service_without_waiting_for_a_prob
     );
     assert_eq!(next.min_rtt, Some(ms(100)));
     assert!(next.limit > 4.0, "{}", next.limit);
+}
+
+/// The window sample of a service with `capacity` servers at service time
+/// `base` when `inflight` are admitted: latency as [`service_latency`],
+/// its mean the same (the tests' latencies have no spread).
+fn served(base: Duration, capacity: f64, inflight: f64) -> WindowSample {
+    let rtt = service_latency(base, capacity, inflight);
+    WindowSample {
+        mean: rtt,
+        ..sample(rtt, inflight as u32)
+    }
+}
+
+#[test]
+fn a_brownout_re_probes_the_baseline_instead_of_cutting_the_limit_to_the_floor() {
+    let p = params();
+    let mut r = SplitMix64::new(3);
+    let capacity = 40.0;
+    // Settled at 20 ms, then the service takes five times as long.
+    let mut s = tracking(60.0, ms(20));
+    let mut probed_at = None;
+    for w in 0..60u64 {
+        let now = Timestamp::from_millis(w * 500);
+        let (next, why) = p.update(&s, &served(ms(100), capacity, s.limit.floor()), now, &mut r);
+        if why == LimitReason::ProbingMinRtt && probed_at.is_none() {
+            probed_at = Some((w, s.limit));
+        }
+        s = next;
+        if s.phase == Phase::Probing {
+            // The probe drains, then measures the slower service at low
+            // load.
+            for _ in 0..3 {
+                s = p.update(&s, &served(ms(100), capacity, 4.0), now, &mut r).0;
+            }
+            assert_eq!(s.phase, Phase::Tracking);
+            break;
+        }
+    }
+    let (w, at) = probed_at.expect("a brownout is re-probed");
+    // The cuts drained the queue; the probe came once they stopped
+    // shortening the latency, within 30 % below the service's capacity.
+    assert!(
+        at >= 0.7 * capacity * 0.9,
+        "probed at limit {at} (window {w})"
+    );
+    assert_eq!(s.min_rtt, Some(ms(100)));
+    // From the new baseline the limit holds near capacity.
+    for w in 60..120u64 {
+        let now = Timestamp::from_millis(w * 500);
+        s = p
+            .update(&s, &served(ms(100), capacity, s.limit.floor()), now, &mut r)
+            .0;
+    }
+    assert!(s.limit >= capacity * 0.9, "{}", s.limit);
+}
+
+#[test]
+fn cuts_that_shorten_the_latency_are_a_queue_and_never_re_probe() {
+    let p = params();
+    let mut r = SplitMix64::new(4);
+    // A deep queue at the right baseline: 400 in flight on 40 servers.
+    let mut s = tracking(400.0, ms(20));
+    for w in 0..40u64 {
+        let now = Timestamp::from_millis(w * 500);
+        let (next, why) = p.update(&s, &served(ms(20), 40.0, s.limit.floor()), now, &mut r);
+        assert_ne!(why, LimitReason::ProbingMinRtt, "window {w} at {}", s.limit);
+        s = next;
+    }
+    assert!(s.limit < 80.0, "{}", s.limit);
+}
+
+#[test]
+fn a_window_far_below_the_baseline_replaces_it_at_once() {
+    let p = params();
+    let mut r = SplitMix64::new(5);
+    // The baseline was measured in a brownout; the service recovered.
+    let s = tracking(30.0, ms(200));
+    let (next, _) = p.update(&s, &sample(ms(40), 30), Timestamp::ZERO, &mut r);
+    assert_eq!(next.min_rtt, Some(ms(40)));
+    // Sampling noise (within half) does not move it.
+    let (next, _) = p.update(&s, &sample(ms(120), 30), Timestamp::ZERO, &mut r);
+    assert_eq!(next.min_rtt, Some(ms(200)));
+}
+
+#[test]
+fn over_the_latency_ceiling_the_limit_gets_no_queue_allowance() {
+    let mut p = params();
+    p.max_latency = Some(ms(100));
+    p.smoothing = 1.0;
+    let mut r = SplitMix64::new(6);
+    let s = tracking(100.0, ms(100));
+    // At 110 ms the gradient is 100/110: the limit follows it exactly,
+    // without the √L a queue would be allowed under the ceiling.
+    let (next, _) = p.update(&s, &sample(ms(110), 100), Timestamp::ZERO, &mut r);
+    assert!(
+        (next.limit - 100.0 * 100.0 / 110.0).abs() < 1e-6,
+        "{}",
+        next.limit
+    );
 }

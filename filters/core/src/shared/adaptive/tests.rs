@@ -32,7 +32,10 @@ fn records_round_trip_and_garbage_does_not_decode() {
         window_start: at(5),
         peak_inflight: 17,
         shed: 3,
+        completed: 4,
+        protected_shed: 1,
         last_rtt: Duration::from_millis(9),
+        low_load: window.clone(),
         window,
     };
     assert_eq!(AdaptiveRecord::decode(&rec.encode()), Some(rec.clone()));
@@ -69,8 +72,8 @@ fn every_workers_samples_reach_the_window_and_one_flush_closes_it() {
         w.flush(&kv, at(0), &mut r);
     }
     for (i, w) in workers.iter_mut().enumerate() {
-        for _ in 0..(10 + i) {
-            w.record_latency(Duration::from_millis(10), at(400));
+        for _ in 0..(30 + i) {
+            w.record_latency(Duration::from_millis(10), at(400), true);
         }
         w.observe_inflight(3 + i as u64);
     }
@@ -81,7 +84,7 @@ fn every_workers_samples_reach_the_window_and_one_flush_closes_it() {
     }
     assert_eq!(closed, 0, "the window is not over yet");
     let rec = AdaptiveRecord::decode(&kv.get("sluice.v1.limit.t").unwrap().unwrap().0).unwrap();
-    assert_eq!(rec.window.count(), 10 + 11 + 12 + 13, "no sample lost");
+    assert_eq!(rec.window.count(), 30 + 31 + 32 + 33, "no sample lost");
     assert_eq!(rec.peak_inflight, 6);
     for w in workers.iter_mut() {
         let f = w.flush(&kv, at(1_200), &mut r);
@@ -107,10 +110,10 @@ fn a_refresh_sees_the_limit_another_worker_moved_without_merging_anything() {
     a.flush(&kv, at(0), &mut r);
     b.flush(&kv, at(0), &mut r);
     assert_eq!((a.limit(), b.limit()), (2, 2), "both start probing");
-    for _ in 0..10 {
-        a.record_latency(Duration::from_millis(10), at(400));
+    for _ in 0..120 {
+        a.record_latency(Duration::from_millis(10), at(400), true);
     }
-    b.record_latency(Duration::from_millis(10), at(400));
+    b.record_latency(Duration::from_millis(10), at(400), true);
     // A closes the probe window: the limit goes back up to 20 for A, while
     // B still admits against the probe's limit until its next flush.
     assert!(a.flush(&kv, at(1_100), &mut r).closed.is_some());
@@ -151,7 +154,7 @@ fn a_lost_race_keeps_the_samples_for_the_next_flush() {
     let mut l = limit();
     let mut r = SplitMix64::new(1);
     l.flush(&kv, at(0), &mut r);
-    l.record_latency(Duration::from_millis(5), at(50));
+    l.record_latency(Duration::from_millis(5), at(50), true);
     let f = l.flush(&Contended(kv), at(100), &mut r);
     assert!(f.stats.deferred);
     assert_eq!(f.stats.cas_retries, MAX_CAS_ATTEMPTS - 1);
@@ -166,13 +169,29 @@ fn a_lost_race_keeps_the_samples_for_the_next_flush() {
 fn while_probing_only_requests_admitted_against_the_probe_limit_count() {
     let kv = MemoryKv::new();
     let mut r = SplitMix64::new(1);
+    // Another worker has started a periodic probe at t = 1 s.
+    let mut state = params().start(at(0));
+    state.min_rtt = Some(Duration::from_millis(10));
+    state.probe_level = ProbeLevel::TopClass;
+    let rec = AdaptiveRecord {
+        state,
+        window_start: at(1_000),
+        peak_inflight: 0,
+        shed: 0,
+        completed: 0,
+        protected_shed: 0,
+        last_rtt: Duration::ZERO,
+        window: LatencyHistogram::default(),
+        low_load: LatencyHistogram::default(),
+    };
+    kv.set("sluice.v1.limit.t", &rec.encode(), 0).unwrap();
     let mut l = limit();
     // Samples from before this worker read the probing record are dropped.
-    l.record_latency(Duration::from_millis(300), at(900));
-    l.flush(&kv, at(1_000), &mut r); // creates the record: probing from t = 1 s
-                                     // From its first flush that read the probe, only later admissions count.
-    l.record_latency(Duration::from_millis(300), at(950));
-    l.record_latency(Duration::from_millis(10), at(1_060));
+    l.record_latency(Duration::from_millis(300), at(900), true);
+    l.flush(&kv, at(1_000), &mut r);
+    // From its first flush that read the probe, only later admissions count.
+    l.record_latency(Duration::from_millis(300), at(950), true);
+    l.record_latency(Duration::from_millis(10), at(1_060), true);
     l.flush(&kv, at(1_100), &mut r);
     let rec = AdaptiveRecord::decode(&kv.get("sluice.v1.limit.t").unwrap().unwrap().0).unwrap();
     assert_eq!(rec.window.count(), 1);

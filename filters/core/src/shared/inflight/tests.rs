@@ -28,12 +28,22 @@ fn admits_until_threshold_across_workers() {
     ));
     assert_eq!(
         b.try_acquire(&kv, at(0), 3).0,
-        Acquire::Full { inflight: 3 }
+        Acquire::Full {
+            inflight: 3,
+            counted: 3,
+            class_and_below: 3,
+            below: 0
+        }
     );
     // A lower class threshold refuses earlier.
     assert_eq!(
         b.try_acquire(&kv, at(0), 2).0,
-        Acquire::Full { inflight: 3 }
+        Acquire::Full {
+            inflight: 3,
+            counted: 3,
+            class_and_below: 3,
+            below: 0
+        }
     );
     a.release(&kv, at(1));
     assert!(matches!(
@@ -53,7 +63,12 @@ fn dead_worker_lane_expires() {
     }
     assert_eq!(
         live.try_acquire(&kv, at(10), 3).0,
-        Acquire::Full { inflight: 3 }
+        Acquire::Full {
+            inflight: 3,
+            counted: 3,
+            class_and_below: 3,
+            below: 0
+        }
     );
     // The dead worker never ticks again; after the TTL its slots are free.
     let later = at(5_001);
@@ -83,13 +98,13 @@ fn lost_creation_race_is_repaired_by_heartbeat() {
     // Another worker created the key unconditionally (cas = 0) from an
     // empty view, overwriting a's lane.
     let mut rival = LaneRecord::default();
-    rival.upsert(2, 1, at(0), TTL);
+    rival.upsert(2, 0, 1, at(0), TTL);
     kv.force("k", &rival.encode());
     assert_eq!(a.total(&kv, at(1)), 2, "a's own count is local truth");
     a.heartbeat(&kv, at(2));
     let rec = LaneRecord::decode(&kv.get("k").unwrap().unwrap().0).unwrap();
-    assert_eq!(rec.value_of(1), Some(1));
-    assert_eq!(rec.value_of(2), Some(1));
+    assert_eq!(rec.value_of(1, 0), Some(1));
+    assert_eq!(rec.value_of(2, 0), Some(1));
 }
 
 #[test]
@@ -98,21 +113,31 @@ fn a_lane_lost_to_a_rival_write_is_put_back_by_the_next_refusal() {
     let mut a = SharedInflight::new("k", 1, TTL);
     a.try_acquire(&kv, at(0), 2);
     let mut rival = LaneRecord::default();
-    rival.upsert(2, 1, at(0), TTL);
+    rival.upsert(2, 0, 1, at(0), TTL);
     kv.force("k", &rival.encode());
     // a refuses (its local 1 + the rival's 1 reach 2) and, in the same
     // round, writes its lane back so the rival counts it too.
     assert_eq!(
         a.try_acquire(&kv, at(1), 2).0,
-        Acquire::Full { inflight: 2 }
+        Acquire::Full {
+            inflight: 2,
+            counted: 2,
+            class_and_below: 2,
+            below: 0
+        }
     );
     let rec = LaneRecord::decode(&kv.get("k").unwrap().unwrap().0).unwrap();
-    assert_eq!(rec.value_of(1), Some(1));
+    assert_eq!(rec.value_of(1, 0), Some(1));
     let mut b = SharedInflight::new("k", 2, TTL);
-    b.local = 1;
+    b.local[0] = 1;
     assert_eq!(
         b.try_acquire(&kv, at(1), 2).0,
-        Acquire::Full { inflight: 2 }
+        Acquire::Full {
+            inflight: 2,
+            counted: 2,
+            class_and_below: 2,
+            below: 0
+        }
     );
 }
 
@@ -140,7 +165,7 @@ fn corrupt_value_is_reset_and_counted() {
     assert!(matches!(acq, Acquire::Admitted { inflight_before: 0 }));
     assert_eq!(stats.decode_resets, 1);
     let rec = LaneRecord::decode(&kv.get("k").unwrap().unwrap().0).unwrap();
-    assert_eq!(rec.value_of(1), Some(1));
+    assert_eq!(rec.value_of(1, 0), Some(1));
 }
 
 #[test]
@@ -210,8 +235,127 @@ fn eight_threads_never_exceed_the_limit_or_lose_an_update() {
     let mut sum = 0;
     for w in &workers {
         assert!(!w.dirty, "worker {} still has a deferred write", w.worker);
-        assert_eq!(rec.value_of(w.worker).unwrap_or(0), w.local());
+        assert_eq!(rec.value_of(w.worker, 0).unwrap_or(0), w.local());
         sum += u64::from(w.local());
     }
     assert_eq!(rec.live_total_except(0, end, TTL), sum);
+}
+
+#[test]
+fn a_class_gate_counts_the_class_and_those_below_it_across_workers() {
+    let kv = MemoryKv::new();
+    let mut a = SharedInflight::with_classes("k", 1, TTL, 3);
+    let mut b = SharedInflight::with_classes("k", 2, TTL, 3);
+    let gate = |class, total, class_and_below| Gate {
+        class,
+        total,
+        class_and_below,
+        below_room: u32::MAX,
+    };
+    // Two critical (class 0) on one worker, one sheddable (class 2) on the
+    // other.
+    for _ in 0..2 {
+        assert!(matches!(
+            a.acquire(&kv, at(0), gate(0, 10, 10)).0,
+            Acquire::Admitted { .. }
+        ));
+    }
+    assert!(matches!(
+        b.acquire(&kv, at(0), gate(2, 10, 2)).0,
+        Acquire::Admitted { inflight_before: 2 }
+    ));
+    // Default (class 1) sees 1 at or below it (the sheddable one), not 3.
+    assert!(matches!(
+        b.acquire(&kv, at(0), gate(1, 10, 2)).0,
+        Acquire::Admitted { inflight_before: 3 }
+    ));
+    assert_eq!(
+        a.acquire(&kv, at(0), gate(2, 10, 1)).0,
+        Acquire::Full {
+            inflight: 4,
+            counted: 4,
+            class_and_below: 1,
+            below: 0
+        },
+        "the sheddable one, on the other worker, is at the gate"
+    );
+    // The total still binds the top class.
+    assert_eq!(
+        a.acquire(&kv, at(0), gate(0, 4, 4)).0,
+        Acquire::Full {
+            inflight: 4,
+            counted: 4,
+            class_and_below: 4,
+            below: 2
+        }
+    );
+    // A release frees the slot of its own class.
+    b.release_class(&kv, at(1), 2);
+    assert!(matches!(
+        a.acquire(&kv, at(1), gate(2, 10, 1)).0,
+        Acquire::Admitted { inflight_before: 3 }
+    ));
+    let rec = LaneRecord::decode(&kv.get("k").unwrap().unwrap().0).unwrap();
+    assert_eq!(rec.value_of(1, 0), Some(2));
+    assert_eq!(rec.value_of(1, 2), Some(1));
+    assert_eq!(rec.value_of(2, 1), Some(1));
+    assert_eq!(rec.value_of(2, 2), None);
+}
+
+/// When the limit falls under requests of a lower class, a higher class
+/// counts them only up to the room they have now: it is not refused while
+/// they drain.
+#[test]
+fn lower_classes_count_against_a_higher_one_only_up_to_their_room() {
+    let kv = MemoryKv::new();
+    let mut w = SharedInflight::with_classes("k", 1, TTL, 3);
+    for _ in 0..8 {
+        w.acquire(&kv, at(0), Gate::unbounded(2));
+    }
+    w.acquire(&kv, at(0), Gate::unbounded(0));
+    // The limit is now 6, sheddable's room 2: critical counts 1 + 2.
+    let critical = Gate {
+        class: 0,
+        total: 6,
+        class_and_below: 6,
+        below_room: 2,
+    };
+    assert!(matches!(
+        w.acquire(&kv, at(1), critical).0,
+        Acquire::Admitted { inflight_before: 9 }
+    ));
+    let default = Gate {
+        class: 1,
+        total: 6,
+        class_and_below: 3,
+        below_room: 2,
+    };
+    assert!(matches!(
+        w.acquire(&kv, at(1), default).0,
+        Acquire::Admitted {
+            inflight_before: 10
+        }
+    ));
+    assert_eq!(
+        w.acquire(&kv, at(1), default).0,
+        Acquire::Full {
+            inflight: 11,
+            counted: 5,
+            class_and_below: 3,
+            below: 2
+        }
+    );
+    for _ in 0..3 {
+        w.acquire(&kv, at(1), critical);
+    }
+    assert_eq!(
+        w.acquire(&kv, at(1), critical).0,
+        Acquire::Full {
+            inflight: 13,
+            counted: 6,
+            class_and_below: 6,
+            below: 2
+        },
+        "critical itself stays within the limit"
+    );
 }
