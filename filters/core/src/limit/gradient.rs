@@ -211,6 +211,11 @@ pub struct GradientState {
     /// means the service itself got slower.
     pub cut_from: f64,
     pub cut_rtt: Duration,
+    /// At start-up, the first window's mean latency and latency, kept
+    /// until a second window shows whether a queue was building
+    /// (zero: none yet).
+    pub startup_mean: Duration,
+    pub startup_rtt: Duration,
 }
 
 /// A probe window whose protected classes lost at most one request in this
@@ -236,6 +241,12 @@ pub const STALE_LATENCY: f64 = 0.8;
 /// [`MIN_BASELINE_SAMPLES`] requests is within 13 % of the service's, so
 /// half is no accident of sampling.
 pub const STALE_BASELINE: f64 = 0.5;
+
+/// At start-up, a second window whose mean latency is over this many times
+/// the first's shows a queue building behind the start-up probe (the mean
+/// of 100 requests is within about 13 % of the service's, so twice it is
+/// no accident of sampling).
+pub const STARTUP_QUEUE_GROWTH: f64 = 2.0;
 
 /// Fewest completed requests a window needs to move the limit; a window
 /// with fewer is extended (its samples kept) until it has them.
@@ -270,6 +281,8 @@ impl GradientParams {
             probe_carry: 0.0,
             cut_from: 0.0,
             cut_rtt: Duration::ZERO,
+            startup_mean: Duration::ZERO,
+            startup_rtt: Duration::ZERO,
         }
     }
 
@@ -333,6 +346,36 @@ impl GradientParams {
                     Some(sample.rtt)
                 } else {
                     None
+                };
+                // The start-up probe admits every class, so under overload
+                // its window sits behind a queue that grows with time:
+                // take a second window, and if its mean latency grew by
+                // more than STARTUP_QUEUE_GROWTH, measure again with only
+                // the top class kept (the others under `min_limit`).
+                let from_window = sample.low_load < MIN_BASELINE_SAMPLES;
+                let measured = match measured {
+                    Some(rtt)
+                        if from_window
+                            && state.min_rtt.is_none()
+                            && state.probe_level == ProbeLevel::AllClasses =>
+                    {
+                        if state.startup_mean.is_zero() {
+                            next.startup_mean = sample.mean.max(Duration::from_nanos(1));
+                            next.startup_rtt = rtt;
+                            return (next, LimitReason::ProbingMinRtt);
+                        }
+                        next.startup_mean = Duration::ZERO;
+                        next.startup_rtt = Duration::ZERO;
+                        if sample.mean.as_secs_f64()
+                            > STARTUP_QUEUE_GROWTH * state.startup_mean.as_secs_f64()
+                        {
+                            next.probe_level = state.probe_level.stricter();
+                            next.probe_carry = f64::from(sample.peak_inflight);
+                            return (next, LimitReason::ProbingMinRtt);
+                        }
+                        Some(rtt.min(state.startup_rtt))
+                    }
+                    other => other,
                 };
                 let Some(rtt) = measured else {
                     if !protected_fit {

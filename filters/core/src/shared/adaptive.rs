@@ -27,9 +27,9 @@ use crate::random::Random;
 use crate::time::Timestamp;
 use std::time::Duration;
 
-const VERSION: u8 = 3;
+const VERSION: u8 = 4;
 const LEN: usize =
-    1 + 8 + 8 + 1 + 8 + 8 + 1 + 8 + 1 + 8 + 8 + 8 + 8 + 4 + 4 + 4 + 4 + 8 + 2 * BUCKETS * 4;
+    1 + 8 + 8 + 1 + 8 + 8 + 1 + 8 + 1 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 4 + 4 + 4 + 8 + 2 * BUCKETS * 4;
 
 /// A probe in progress, as admission sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +82,8 @@ impl AdaptiveRecord {
         out.extend_from_slice(&self.state.probe_carry.to_le_bytes());
         out.extend_from_slice(&self.state.cut_from.to_le_bytes());
         out.extend_from_slice(&nanos(self.state.cut_rtt).to_le_bytes());
+        out.extend_from_slice(&nanos(self.state.startup_mean).to_le_bytes());
+        out.extend_from_slice(&nanos(self.state.startup_rtt).to_le_bytes());
         out.extend_from_slice(&self.window_start.as_nanos().to_le_bytes());
         out.extend_from_slice(&self.peak_inflight.to_le_bytes());
         out.extend_from_slice(&self.shed.to_le_bytes());
@@ -94,7 +96,7 @@ impl AdaptiveRecord {
         out
     }
 
-    /// `None` for anything that is not a version-3 record of the right
+    /// `None` for anything that is not a version-4 record of the right
     /// size with finite limits.
     pub fn decode(bytes: &[u8]) -> Option<AdaptiveRecord> {
         if bytes.len() != LEN || bytes[0] != VERSION {
@@ -120,6 +122,8 @@ impl AdaptiveRecord {
         let probe_carry = f64::from_le_bytes(r.take()?);
         let cut_from = f64::from_le_bytes(r.take()?);
         let cut_rtt = Duration::from_nanos(u64::from_le_bytes(r.take()?));
+        let startup_mean = Duration::from_nanos(u64::from_le_bytes(r.take()?));
+        let startup_rtt = Duration::from_nanos(u64::from_le_bytes(r.take()?));
         let window_start = Timestamp::from_nanos(u64::from_le_bytes(r.take()?));
         let peak_inflight = u32::from_le_bytes(r.take()?);
         let shed = u32::from_le_bytes(r.take()?);
@@ -153,6 +157,8 @@ impl AdaptiveRecord {
                 probe_carry,
                 cut_from,
                 cut_rtt,
+                startup_mean,
+                startup_rtt,
             },
             window_start,
             peak_inflight,

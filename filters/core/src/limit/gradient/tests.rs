@@ -33,6 +33,8 @@ fn tracking(limit: f64, min_rtt: Duration) -> GradientState {
         probe_carry: 0.0,
         cut_from: 0.0,
         cut_rtt: Duration::ZERO,
+        startup_mean: Duration::ZERO,
+        startup_rtt: Duration::ZERO,
     }
 }
 
@@ -53,9 +55,17 @@ fn starts_by_probing_the_baseline_at_the_minimum_then_resumes_at_the_initial_lim
     let s = p.start(Timestamp::ZERO);
     assert_eq!(s.phase, Phase::Probing);
     assert_eq!(s.current(), 4);
-    let (s2, why) = p.update(&s, &sample(ms(20), 4), Timestamp::from_millis(1000), &mut r);
+    // Two windows: the second shows no queue building behind the first.
+    let steady = |rtt: Duration| WindowSample {
+        mean: ms(10),
+        ..sample(rtt, 4)
+    };
+    let (s1, why) = p.update(&s, &steady(ms(22)), Timestamp::from_millis(500), &mut r);
+    assert_eq!(why, LimitReason::ProbingMinRtt);
+    assert_eq!(s1.phase, Phase::Probing);
+    let (s2, why) = p.update(&s1, &steady(ms(20)), Timestamp::from_millis(1000), &mut r);
     assert_eq!(why, LimitReason::MinRttMeasured);
-    assert_eq!(s2.min_rtt, Some(ms(20)));
+    assert_eq!(s2.min_rtt, Some(ms(20)), "the lower of the two");
     assert_eq!(s2.current(), 50);
     // The next probe is 30 s ± 20 % away.
     let gap = s2.next_probe.saturating_since(Timestamp::from_millis(1000));
@@ -463,4 +473,26 @@ fn over_the_latency_ceiling_the_limit_gets_no_queue_allowance() {
         "{}",
         next.limit
     );
+}
+
+#[test]
+fn a_queue_building_behind_the_start_up_probe_is_measured_again_with_the_top_class_only() {
+    let p = params();
+    let mut r = SplitMix64::new(2);
+    let s = p.start(Timestamp::ZERO);
+    let window = |mean: u64, rtt: u64| WindowSample {
+        mean: ms(mean),
+        ..sample(ms(rtt), 30)
+    };
+    let (s1, _) = p.update(&s, &window(200, 400), Timestamp::from_millis(1000), &mut r);
+    // The mean more than doubled: the latency is a growing queue's.
+    let (s2, why) = p.update(&s1, &window(500, 900), Timestamp::from_millis(2000), &mut r);
+    assert_eq!(why, LimitReason::ProbingMinRtt);
+    assert_eq!(s2.min_rtt, None, "not taken as the baseline");
+    assert_eq!(s2.probe_level, ProbeLevel::TopClass);
+    assert_eq!(s2.probe_carry, 30.0);
+    // Had it held steady, the lower of the two windows would have been it.
+    let (s3, why) = p.update(&s1, &window(230, 450), Timestamp::from_millis(2000), &mut r);
+    assert_eq!(why, LimitReason::MinRttMeasured);
+    assert_eq!(s3.min_rtt, Some(ms(400)));
 }
