@@ -172,15 +172,14 @@ impl Destination {
             return ProbeRoom::Held;
         }
         let demand = demand.borrow();
-        let need = match demand.demands() {
-            // Protecting every class holds nothing back: the start-up probe
-            // admits up to the limit it resumes at, as tracking would.
-            _ if protected >= classes => probe.resume,
-            Some(_) if demand.settled() => {
-                let lowest = protected - 1;
-                (demand.reserved_above(lowest) + demand.quantile_of(lowest)).ceil() as u32
-            }
-            _ => probe.resume,
+        // Protecting every class holds nothing back: the start-up probe
+        // admits up to the limit it resumes at, as tracking would; so does
+        // a probe before demand rests on a whole window.
+        let need = if protected >= classes || !demand.settled() {
+            probe.resume
+        } else {
+            let lowest = protected - 1;
+            (demand.reserved_above(lowest) + demand.quantile_of(lowest)).ceil() as u32
         };
         let need = need.max(probe.carry).min(self.top_limit(probe.resume));
         ProbeRoom::Protected(a.limit.limit().max(need))

@@ -78,10 +78,10 @@ pub fn sum_above(values: &[f64], class: usize) -> f64 {
 ///     (0 for ρ = 0; infinite for ρ ≥ 1: the classes above fill the service)
 /// ```
 ///
-/// found by stepping `h` up to [`MAX_LADDER`] (beyond, infinite). It
-/// depends on the load above, not on the limit or the latency, so it does
-/// not move with the occupancy it controls.
-pub fn ladder_headroom(rho: f64, tail: f64) -> f64 {
+/// found by stepping `h` up, at most to `max` (a class under a load that
+/// needs more gets `max`). It depends on the load above, not on the limit
+/// or the latency, so it does not move with the occupancy it controls.
+pub fn ladder_headroom(rho: f64, tail: f64, max: u32) -> f64 {
     if rho.is_nan() || rho <= 0.0 {
         return 0.0;
     }
@@ -92,19 +92,12 @@ pub fn ladder_headroom(rho: f64, tail: f64) -> f64 {
     // ρ^h, and the walk's probability of standing at the top.
     let mut power = 1.0;
     let mut h = 0u32;
-    while (1.0 - rho) * power / (1.0 - rho * power) > tail {
-        if h >= MAX_LADDER {
-            return f64::INFINITY;
-        }
+    while h < max && (1.0 - rho) * power / (1.0 - rho * power) > tail {
         power *= rho;
         h += 1;
     }
     f64::from(h)
 }
-
-/// The most slots [`ladder_headroom`] counts: a load above so close to 1
-/// that it needs more is treated as 1.
-pub const MAX_LADDER: u32 = 1024;
 
 /// The in-flight level, `⌊limit − reserved⌋` (at least 0), below which a
 /// class and the classes after it are admitted when `reserved` slots are
@@ -148,17 +141,19 @@ mod tests {
 
     #[test]
     fn the_ladder_is_zero_without_load_above_and_infinite_at_full_load() {
-        assert_eq!(ladder_headroom(0.0, 0.001), 0.0);
-        assert_eq!(ladder_headroom(f64::NAN, 0.001), 0.0);
-        assert_eq!(ladder_headroom(-1.0, 0.001), 0.0);
-        assert!(ladder_headroom(1.0, 0.001).is_infinite());
-        assert!(ladder_headroom(1.5, 0.001).is_infinite());
+        assert_eq!(ladder_headroom(0.0, 0.001, 32), 0.0);
+        assert_eq!(ladder_headroom(f64::NAN, 0.001, 32), 0.0);
+        assert_eq!(ladder_headroom(-1.0, 0.001, 32), 0.0);
+        assert!(ladder_headroom(1.0, 0.001, 32).is_infinite());
+        assert!(ladder_headroom(1.5, 0.001, 32).is_infinite());
         // It grows with the load above: 0.2 → 5 slots, 0.6 → 12.
-        assert_eq!(ladder_headroom(0.2, 0.001), 5.0);
-        assert_eq!(ladder_headroom(0.6, 0.001), 12.0);
+        assert_eq!(ladder_headroom(0.2, 0.001, 32), 5.0);
+        assert_eq!(ladder_headroom(0.6, 0.001, 32), 12.0);
         // Near 1 the walk spreads evenly over its levels: 1/(h + 1) ≤ tail.
-        let near = ladder_headroom(0.99999, 0.001);
+        let near = ladder_headroom(0.99999, 0.001, 2000);
         assert!((990.0..=999.0).contains(&near), "{near}");
+        // Stepping stops at the bound given.
+        assert_eq!(ladder_headroom(0.99999, 0.001, 32), 32.0);
     }
 
     /// The property behind the headroom: with `h` slots above the level
@@ -174,7 +169,7 @@ mod tests {
             weights[h as usize] / weights.iter().sum::<f64>()
         };
         for rho in [0.01f64, 0.1, 0.3, 0.5, 0.72, 0.9, 0.99] {
-            let h = ladder_headroom(rho, 0.001);
+            let h = ladder_headroom(rho, 0.001, 2000);
             assert!(h.is_finite(), "rho {rho}");
             let h = h as u32;
             assert!(at_top(rho, h) <= 0.001 + 1e-12, "rho {rho}: h {h}");

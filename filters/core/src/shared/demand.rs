@@ -27,6 +27,7 @@ use super::kv::{cas_update, SharedKv, Step};
 use super::success::MAX_CLASSES;
 use crate::limit::reservation;
 use crate::time::Timestamp;
+use std::cell::Cell;
 use std::time::Duration;
 
 const VERSION: u8 = 1;
@@ -181,13 +182,13 @@ pub struct SharedDemand {
     last_inversion: Option<Timestamp>,
     local_offered: Vec<u32>,
     local_done: Completions,
-    /// Per class demand in in-flight requests, as of the last flush.
-    demands: Option<Vec<f64>>,
     /// Per class offered rate (per second), the completion rate and the
     /// latency the demands rest on, as of the last flush.
     rates: Option<Vec<f64>>,
     throughput: f64,
     latency_s: f64,
+    /// [`Self::headrooms`] at one fill, until the next flush.
+    headroom_cache: Cell<Option<(u32, [f64; MAX_CLASSES])>>,
     /// When this worker first flushed, and the requests it has admitted
     /// since: with its own in flight, the latency of its start-up by
     /// Little's law (`W = N / λ_admitted`).
@@ -234,10 +235,10 @@ impl SharedDemand {
             last_inversion: None,
             local_offered: vec![0; classes],
             local_done: Completions::default(),
-            demands: None,
             rates: None,
             throughput: 0.0,
             latency_s: 0.0,
+            headroom_cache: Cell::new(None),
             started: None,
             admitted: 0,
             last_flush: None,
@@ -282,10 +283,12 @@ impl SharedDemand {
         });
     }
 
-    /// Per class demand in in-flight requests as of the last flush; `None`
-    /// before the first one that could tell.
-    pub fn demands(&self) -> Option<&[f64]> {
-        self.demands.as_deref()
+    /// Per class demand in in-flight requests as of the last flush (rate
+    /// × latency, Little's law); `None` before the first one that could
+    /// tell.
+    pub fn demands(&self) -> Option<Vec<f64>> {
+        let rates = self.rates.as_deref()?;
+        Some(rates.iter().map(|r| r * self.latency_s).collect())
     }
 
     /// True once the demands rest on at least one whole window. Before,
@@ -293,7 +296,7 @@ impl SharedDemand {
     /// requests are the short ones: good enough to reserve slots above a
     /// class, not to size a probe's room by.
     pub fn settled(&self) -> bool {
-        self.settled && self.demands.is_some()
+        self.settled && self.rates.is_some()
     }
 
     /// The factor on the headroom in force.
@@ -327,12 +330,14 @@ impl SharedDemand {
         }
     }
 
-    /// The slots kept in reserve on average when every class is pushing:
-    /// the spread term `z√S` of the lowest class's reservation.
+    /// The headroom the lowest class still admitted (the lowest whose load
+    /// above is under 1) leaves when it fills the in flight to `fill`: how
+    /// far above `fill` the top class's limit goes.
     pub fn spare(&self, fill: u32) -> f64 {
+        let h = self.headrooms(fill);
         (1..self.local_offered.len())
             .rev()
-            .map(|c| self.headroom_above(c, fill))
+            .map(|c| h[c])
             .find(|h| h.is_finite())
             .unwrap_or(0.0)
     }
@@ -340,46 +345,66 @@ impl SharedDemand {
     /// `reservation::ladder_headroom` of the classes above `class` when the
     /// classes below fill the in flight to `fill`: at most
     /// [`MAX_HEADROOM`], infinite when their load is 1 or more (the class
-    /// is refused), 0 while demand is unknown. Requests leave the top of
-    /// the walk at the completion rate, or, when the service is not
-    /// saturated, at the rate `fill` requests in flight leave at the
-    /// measured latency (Little's law), whichever is larger.
+    /// is refused), 0 while demand is unknown.
     pub fn headroom_above(&self, class: usize, fill: u32) -> f64 {
-        let Some(rates) = self.rates.as_deref() else {
-            return 0.0;
-        };
-        let above = reservation::sum_above(rates, class);
-        if above <= 0.0 {
-            return 0.0;
+        self.headrooms(fill).get(class).copied().unwrap_or(0.0)
+    }
+
+    /// Every class's headroom at `fill`, computed once per flush and fill:
+    /// admission asks for them several times per request, and they move
+    /// only when the rates do. Requests leave the top of the walk at the
+    /// completion rate, or, when the service is not saturated, at the rate
+    /// `fill` requests in flight leave at the measured latency (Little's
+    /// law), whichever is larger.
+    fn headrooms(&self, fill: u32) -> [f64; MAX_CLASSES] {
+        if let Some((at, h)) = self.headroom_cache.get() {
+            if at == fill {
+                return h;
+            }
         }
-        let mut leave = self.throughput;
-        if self.latency_s > 0.0 {
-            leave = leave.max(f64::from(fill.max(1)) / self.latency_s);
+        let mut h = [0.0; MAX_CLASSES];
+        if let Some(rates) = self.rates.as_deref() {
+            let mut leave = self.throughput;
+            if self.latency_s > 0.0 {
+                leave = leave.max(f64::from(fill.max(1)) / self.latency_s);
+            }
+            for (class, slot) in h.iter_mut().enumerate().take(rates.len()) {
+                let above = reservation::sum_above(rates, class);
+                if above <= 0.0 {
+                    continue;
+                }
+                let rho = if leave > 0.0 { above / leave } else { 1.0 };
+                let ladder = reservation::ladder_headroom(rho, self.tail, MAX_HEADROOM as u32);
+                // Infinite (the class refused) stays infinite.
+                *slot = if ladder.is_finite() {
+                    (self.scale * ladder).min(MAX_HEADROOM)
+                } else {
+                    ladder
+                };
+            }
         }
-        let rho = if leave > 0.0 { above / leave } else { 1.0 };
-        let h = self.scale * reservation::ladder_headroom(rho, self.tail);
-        if h.is_finite() {
-            h.min(MAX_HEADROOM)
-        } else {
-            h
-        }
+        self.headroom_cache.set(Some((fill, h)));
+        h
     }
 
     /// The slots kept free for the classes above `class`; 0 while demand is
     /// unknown.
     pub fn reserved_above(&self, class: usize) -> f64 {
-        self.demands
-            .as_deref()
-            .map_or(0.0, |d| reservation::reserved_above(d, class, PROBE_SIGMAS))
+        self.rates.as_deref().map_or(0.0, |r| {
+            let above = reservation::sum_above(r, class) * self.latency_s;
+            reservation::reserved_above(&[above], 1, PROBE_SIGMAS)
+        })
     }
 
     /// The in flight class `class` alone is expected to stay under: the
     /// same upper quantile as [`Self::reserved_above`], of its own demand.
     pub fn quantile_of(&self, class: usize) -> f64 {
-        self.demands
+        self.rates
             .as_deref()
-            .and_then(|d| d.get(class))
-            .map_or(0.0, |&d| reservation::reserved_above(&[d], 1, PROBE_SIGMAS))
+            .and_then(|r| r.get(class))
+            .map_or(0.0, |&r| {
+                reservation::reserved_above(&[r * self.latency_s], 1, PROBE_SIGMAS)
+            })
     }
 
     /// Merges this worker's counts, rolls the window if it is over, and
@@ -399,6 +424,7 @@ impl SharedDemand {
     ) -> UpdateStats {
         self.last_flush = Some(now);
         self.adapt_scale(now);
+        self.headroom_cache.set(None);
         let started = *self.started.get_or_insert(now);
         let mut stats = UpdateStats::default();
         let n = self.local_offered.len();
@@ -462,7 +488,6 @@ impl SharedDemand {
                     (None, None) => rec.span_s(now),
                 };
                 if let Some(rates) = rec.rates(now) {
-                    self.demands = Some(rates.iter().map(|r| r * latency).collect());
                     let span = rec.span_s(now);
                     self.throughput =
                         f64::from(rec.current.count.saturating_add(rec.previous.count)) / span;

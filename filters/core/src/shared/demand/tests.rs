@@ -205,7 +205,7 @@ fn the_headroom_follows_the_load_above_not_the_latency() {
         w.record_completion(Duration::from_millis(20));
     }
     w.flush(&kv, at(1_000), 0);
-    let ladder = |rho: f64| reservation::ladder_headroom(rho, 0.001);
+    let ladder = |rho: f64| reservation::ladder_headroom(rho, 0.001, 32);
     assert_eq!(w.headroom_above(0, 10), 0.0);
     assert!((w.headroom_above(1, 10) - ladder(0.6)).abs() < 1e-9);
     assert!((w.headroom_above(2, 10) - ladder(0.9).min(MAX_HEADROOM)).abs() < 1e-9);
